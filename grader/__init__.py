@@ -1,0 +1,1 @@
+"""The grading suite: sandboxed probes, trusted comparison against PyTorch and the reference."""
