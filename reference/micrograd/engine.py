@@ -159,6 +159,8 @@ class Value:
             raise ValueError(
                 f"Value ** {exponent}: a negative base ({self.data}) to a non-integer power is not a real number"
             )
+        if n == 0:  # x**0 is the constant 1 (also at x = 0, where the power rule would divide by 0)
+            return Value(1.0, (self,), "**0")
         ### BEGIN SOLUTION [1.2] Power, forward: make `out` holding self.data ** n, with children (self,) and op f"**{n:g}".
         out = Value(self.data**n, (self,), f"**{n:g}")
         ### END SOLUTION
@@ -342,7 +344,10 @@ class Value:
         return Value(_as_float(other, "number / Value")) / self
 
     def __rpow__(self, base: Number) -> Value:  # 2 ** a = e**(a * ln 2)
-        return (self * math.log(_as_float(base, "number ** Value"))).exp()
+        b = _as_float(base, "number ** Value")
+        if b <= 0:
+            raise ValueError(f"{base} ** Value: the base must be positive (it is computed as exp(a * ln(base)))")
+        return (self * math.log(b)).exp()
 
     def __repr__(self) -> str:
         label = f"{self.label!r}, " if self.label else ""
