@@ -1,0 +1,293 @@
+"""Run one probe against a micrograd implementation and return plain numbers.
+
+A probe is a small JSON document saying what to build and what to measure
+("make a = 2.0 and b = -3.0, compute a * b, call backward, report the data of
+every node and the grads of the leaves"). This module only computes; it never
+compares anything and never sees an expected value. It runs:
+
+- inside the sandboxed child (`runner.py`), against a student's package,
+- inside the grader, against the reference, to get the expected values,
+- in a notebook's kernel, for nbgrader's in-process test cells.
+
+Standard library only: the sandbox has nothing else.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# Each name a probe may use, and where the student's package defines it.
+API_MODULES = {
+    "Value": "engine",
+    "Module": "nn",
+    "Neuron": "nn",
+    "Layer": "nn",
+    "MLP": "nn",
+    "svm_loss": "train",
+    "mse_loss": "train",
+    "l2_penalty": "train",
+    "learning_rate": "train",
+    "sgd_step": "train",
+    "accuracy": "train",
+}
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
+UNARY: dict[str, Callable[[Any], Any]] = {
+    "neg": operator.neg,
+    "exp": lambda v: v.exp(),
+    "log": lambda v: v.log(),
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
+    "relu": lambda v: v.relu(),
+}
+
+
+class ProbeError(Exception):
+    """The implementation under test is missing something a probe needs."""
+
+
+class Api:
+    """The names a probe uses, looked up in a mapping (a notebook's globals, or
+    the attributes of the submission's engine/nn/train modules)."""
+
+    def __init__(self, names: Mapping[str, Any]) -> None:
+        self.names = names
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.names[name]
+        except KeyError:
+            where = API_MODULES.get(name, "?")
+            raise ProbeError(f"`{name}` is not defined (it belongs in micrograd/{where}.py)") from None
+
+
+def as_float(x: object, what: str) -> float:
+    """A returned number as a float, with a clear error when it is not one."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        try:
+            return float(x)  # e.g. numpy floats
+        except Exception:
+            raise ProbeError(f"{what} should be a number, got {type(x).__name__}") from None
+    return float(x)
+
+
+def _data(v: object, what: str) -> float:
+    if not hasattr(v, "data"):
+        raise ProbeError(f"{what} should be a Value, got {type(v).__name__}")
+    return as_float(v.data, f"{what}.data")
+
+
+def _grad(v: object, what: str) -> float:
+    return as_float(getattr(v, "grad", None), f"{what}.grad")
+
+
+# ----------------------------------------------------------------- expressions
+
+
+def build_program(api: Api, program: list[list[Any]]) -> list[Any]:
+    """Evaluate a program: ["leaf", x] makes a Value; [op, a, b] applies an op to
+    earlier nodes (ints) or constants ({"c": number}), in the order written, so
+    `[add, {"c": 2}, 0]` runs `2 + node0` (the reflected operator)."""
+    nodes: list[Any] = []
+
+    def operand(ref: Any) -> Any:
+        return ref["c"] if isinstance(ref, dict) else nodes[ref]
+
+    for instr in program:
+        op, *args = instr
+        if op == "leaf":
+            nodes.append(api.Value(args[0]))
+        elif op in BINARY:
+            nodes.append(BINARY[op](operand(args[0]), operand(args[1])))
+        elif op in UNARY:
+            nodes.append(UNARY[op](operand(args[0])))
+        else:
+            raise ValueError(f"unknown op {op!r} in probe")
+    return nodes
+
+
+def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    program = probe["program"]
+    nodes = build_program(api, program)
+    out: dict[str, Any] = {"data": [_data(n, f"node {i}") for i, n in enumerate(nodes)]}
+    # Which of the probe's own nodes each op node lists as a child (-1: a node
+    # the op made itself, such as a wrapped constant).
+    index = {id(n): i for i, n in enumerate(nodes)}
+    out["children"] = [
+        sorted(index.get(id(c), -1) for c in getattr(n, "_prev", ())) if instr[0] != "leaf" else []
+        for n, instr in zip(nodes, program)
+    ]
+    if probe.get("backward"):
+        root = nodes[probe.get("root", -1)]
+        root.backward()
+        leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
+        out["grad"] = [_grad(nodes[i], f"leaf {i}") for i in leaves]
+    return out
+
+
+def probe_local(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """One op's backward rule on its own: grads start at `pre`, out.grad is
+    `upstream`, and only `out._backward()` runs (not backward()), so a broken
+    topological sort cannot spoil the local-derivative checks."""
+    leaves = [api.Value(x) for x in probe["inputs"]]
+    for leaf, g in zip(leaves, probe["pre"]):
+        leaf.grad = g
+    args = [leaves[i] if isinstance(i, int) else i["c"] for i in probe["args"]]
+    op = probe["op"]
+    out = BINARY[op](*args) if op in BINARY else UNARY[op](*args)
+    out.grad = probe["upstream"]
+    backward = getattr(out, "_backward", None)
+    if not callable(backward):
+        raise ProbeError("the result has no callable _backward")
+    backward()
+    return {"data": _data(out, "out"), "grad": [_grad(v, f"input {i}") for i, v in enumerate(leaves)]}
+
+
+def probe_topo(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    nodes = build_program(api, probe["program"])
+    root = nodes[-1]
+    if not hasattr(root, "_topo_order"):
+        raise ProbeError("Value has no _topo_order() method (Task 3.1)")
+    order = root._topo_order()
+    index = {id(n): i for i, n in enumerate(nodes)}
+    return {"order": [index.get(id(n), -1) for n in order]}
+
+
+def probe_chain(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """A chain of `n` ops: the classic recursive topological sort dies at ~1000."""
+    x = api.Value(probe["x"])
+    y = x
+    for _ in range(probe["n"]):
+        y = y * probe["factor"] + probe["shift"]
+    out: dict[str, Any] = {"data": _data(y, "end of chain")}
+    if probe.get("topo"):
+        out["length"] = len(y._topo_order())
+    else:
+        y.backward()
+        out["grad"] = _grad(x, "start of chain")
+    return out
+
+
+# ------------------------------------------------------------------ networks
+
+
+def _set_weights(params: list[Any], weights: list[float]) -> None:
+    if len(params) != len(weights):
+        raise ProbeError(f"expected {len(weights)} parameters, the model has {len(params)}")
+    for p, w in zip(params, weights):
+        p.data = w
+
+
+def _outputs(y: Any) -> list[Any]:
+    return list(y) if isinstance(y, (list, tuple)) else [y]
+
+
+def probe_module(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """Build a Neuron, Layer or MLP, load the given weights, run it on `x`,
+    backpropagate sum(c_i * out_i) and report outputs and parameter grads."""
+    kind, kwargs = probe["module"], probe["kwargs"]
+    model = {"neuron": api.Neuron, "layer": api.Layer, "mlp": api.MLP}[kind](*probe["args"], **kwargs)
+    params = list(model.parameters())
+    result: dict[str, Any] = {"nparams": len(params)}
+    if "weights" not in probe:
+        return result
+    _set_weights(params, probe["weights"])
+    y = model([api.Value(v) for v in probe["x"]])
+    outs = _outputs(y)
+    result["is_list"] = isinstance(y, (list, tuple))
+    result["out"] = [_data(o, f"output {i}") for i, o in enumerate(outs)]
+    if probe.get("backward"):
+        root = outs[0] * probe["coef"][0]
+        for o, c in zip(outs[1:], probe["coef"][1:]):
+            root = root + o * c
+        model.zero_grad()
+        root.backward()
+        result["grads"] = [_grad(p, f"parameter {i}") for i, p in enumerate(params)]
+        if probe.get("zero_grad"):
+            model.zero_grad()
+            result["zeroed"] = [_grad(p, f"parameter {i}") for i, p in enumerate(params)]
+    return result
+
+
+# ------------------------------------------------------------------ training
+
+
+def probe_loss(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    values = [api.Value(s) for s in probe["values"]]
+    fn = getattr(api, probe["fn"])
+    loss = fn(values, probe["alpha"]) if probe["fn"] == "l2_penalty" else fn(values, probe["ys"])
+    loss.backward()
+    return {"data": _data(loss, probe["fn"]), "grad": [_grad(v, f"input {i}") for i, v in enumerate(values)]}
+
+
+def probe_call(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    fn = probe["fn"]
+    if fn == "learning_rate":
+        return {"values": [as_float(api.learning_rate(*args), "learning_rate") for args in probe["args"]]}
+    if fn == "accuracy":
+        scores = [api.Value(s) for s in probe["scores"]]
+        return {"value": as_float(api.accuracy(scores, probe["ys"]), "accuracy")}
+    if fn == "sgd_step":
+        params = []
+        for data, grad in probe["params"]:
+            p = api.Value(data)
+            p.grad = grad
+            params.append(p)
+        api.sgd_step(params, probe["lr"])
+        return {"data": [_data(p, f"parameter {i}") for i, p in enumerate(params)]}
+    raise ValueError(f"unknown function {fn!r} in probe")
+
+
+def probe_train(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """`steps` steps of the classic demo's loop, with the student's own loss,
+    penalty, schedule and SGD step. Returns the loss at every step and the final
+    weights: the grader, not this process, measures the trained model."""
+    model = api.MLP(*probe["args"], **probe["kwargs"])
+    params = list(model.parameters())
+    _set_weights(params, probe["weights"])
+    X, y, steps, alpha = probe["X"], probe["y"], probe["steps"], probe["alpha"]
+    losses = []
+    for k in range(steps):
+        scores = [model([api.Value(v) for v in row]) for row in X]
+        total = api.svm_loss(scores, y) + api.l2_penalty(params, alpha)
+        model.zero_grad()
+        total.backward()
+        api.sgd_step(params, api.learning_rate(k, steps))
+        losses.append(_data(total, f"loss at step {k}"))
+        del scores, total
+        if not gc.isenabled():
+            # Student graphs are usually cyclic (closures over `out`): one full
+            # collection per step instead of hundreds of partial ones.
+            gc.collect()
+    return {"losses": losses, "weights": [_data(p, f"parameter {i}") for i, p in enumerate(params)]}
+
+
+PROBES: dict[str, Callable[[Api, dict[str, Any]], dict[str, Any]]] = {
+    "expr": probe_expr,
+    "local": probe_local,
+    "topo": probe_topo,
+    "chain": probe_chain,
+    "module": probe_module,
+    "loss": probe_loss,
+    "call": probe_call,
+    "train": probe_train,
+}
+
+
+def run_probe(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """Run one probe; exceptions propagate to the caller, which reports them."""
+    return PROBES[probe["kind"]](api, probe)
+
+
+def finite(x: float) -> bool:
+    return math.isfinite(x)
