@@ -170,6 +170,7 @@ def test_backward_twice_resets_intermediate_grads() -> None:
 
 # -------------------------------------------------------------- graph shapes
 
+
 def test_reuse_of_one_value_in_a_product() -> None:
     a = Value(3.0)
     out = a * a
@@ -229,6 +230,7 @@ def test_graph_holds_no_reference_cycles() -> None:
 
 
 # ------------------------------------------------------------------------ errors
+
 
 def test_value_of_a_string_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="Value"):
@@ -301,6 +303,7 @@ def test_sigmoid_does_not_overflow() -> None:
 
 
 # ----------------------------------------------------------- classic compatibility
+
 
 def test_classic_api() -> None:
     x = Value(1.0, label="x")
