@@ -1,0 +1,6 @@
+"""micrograd: a scalar autodiff engine and a tiny neural-network library (reference)."""
+
+from micrograd.engine import Value
+
+__all__ = ["Value"]
+

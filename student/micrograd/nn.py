@@ -1,0 +1,111 @@
+"""A tiny neural-network library on top of `Value`: neurons, layers, MLPs.
+
+Every number in a model is a `Value`, so a forward pass builds a graph and
+`loss.backward()` fills in every weight's `.grad`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Union
+
+from micrograd.engine import Value
+
+Input = Union[Value, float]
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+class Module:
+    """Base class: something with parameters whose gradients can be reset."""
+
+    def zero_grad(self) -> None:
+        """Set the gradient of every parameter to 0 (call it before each `backward()`)."""
+        raise NotImplementedError("Task 4.1: zero_grad(): set .grad of every parameter to 0.")
+
+    def parameters(self) -> list[Value]:
+        """All trainable Values, in a fixed order."""
+        return []
+
+
+class Neuron(Module):
+    """One neuron: act(w . x + b).
+
+    Weights start uniform in [-1, 1] (from `random`, so `random.seed` makes a
+    model reproducible); the bias starts at 0. `nonlin=False` makes it linear.
+    """
+
+    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu") -> None:
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Neuron: activation must be one of {ACTIVATIONS}, got {activation!r}")
+        raise NotImplementedError(
+            "Task 4.1: Neuron.__init__: nin weights drawn with random.uniform(-1, 1), in order, then a bias "
+            "Value(0.0)."
+        )
+        self.nonlin = nonlin
+        self.activation = activation
+
+    def __call__(self, x: Sequence[Input]) -> Value:
+        """The neuron's output for one input vector `x` (Values or floats)."""
+        if len(x) != len(self.w):
+            raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
+        raise NotImplementedError(
+            "Task 4.1: Neuron.__call__: act = b + sum of w_i * x_i; apply the activation (getattr(act, "
+            "self.activation)()) only if self.nonlin."
+        )
+
+    def parameters(self) -> list[Value]:
+        """The weights in order, then the bias."""
+        raise NotImplementedError("Task 4.1: Neuron.parameters: the weights in order, then the bias.")
+
+    def __repr__(self) -> str:
+        kind = self.activation.capitalize() if self.nonlin else "Linear"
+        return f"{kind}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """`nout` independent neurons that all read the same inputs."""
+
+    def __init__(self, nin: int, nout: int, **kwargs: object) -> None:
+        raise NotImplementedError("Task 4.2: Layer.__init__: nout Neurons of nin inputs each, passing **kwargs on.")
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        """A list of outputs, or a single Value when the layer has one neuron."""
+        raise NotImplementedError(
+            "Task 4.2: Layer.__call__: every neuron's output; a bare Value (not a list) when there is exactly one "
+            "neuron."
+        )
+
+    def parameters(self) -> list[Value]:
+        """Each neuron's parameters, neuron by neuron."""
+        raise NotImplementedError("Task 4.2: Layer.parameters: each neuron's parameters, neuron after neuron.")
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: layers of sizes `nouts`; the last one is linear.
+
+    >>> len(MLP(2, [16, 16, 1]).parameters())
+    337
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu") -> None:
+        raise NotImplementedError(
+            "Task 4.3: MLP.__init__: one Layer per entry of nouts (layer i reads sizes[i] inputs); every layer is "
+            "nonlinear except the last."
+        )
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        """Feed `x` through every layer in turn."""
+        raise NotImplementedError(
+            "Task 4.3: MLP.__call__: feed x through each layer in turn and return the last output."
+        )
+
+    def parameters(self) -> list[Value]:
+        """Each layer's parameters, first layer first."""
+        raise NotImplementedError("Task 4.3: MLP.parameters: each layer's parameters, first layer first.")
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
