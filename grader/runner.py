@@ -128,7 +128,7 @@ def main() -> None:
         request = json.load(f)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.append(here)
-    from execute import API_MODULES, Api, run_probe  # noqa: PLC0415 - only after our own path is set
+    from execute import API_MODULES, Api, run_probe
 
     sys.path.remove(here)
     submission = request["submission"]

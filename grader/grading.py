@@ -1,0 +1,203 @@
+"""Grade one submission: run each group of probes in the sandbox, judge here.
+
+A submission is a folder holding a `micrograd/` package. Problems found
+before running anything (a missing file, a file that is not UTF-8) cost only
+the groups that need that file, with a message naming the cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import rubric
+from grader.judge import judge
+from grader.oracle import expected
+from grader.sandbox import Outcome, Sandbox
+from grader.tasks import TASKS
+
+MODULE_FILES = ("engine", "nn", "train")
+SECTION_NEEDS = {"3": ("1", "2"), "4": ("1", "2", "3"), "5": ("1", "2", "3", "4")}
+
+
+@dataclass
+class CheckResult:
+    id: str
+    task: str
+    name: str
+    score: float
+    max_score: float
+    status: str  # passed | failed
+    output: str
+    visibility: str  # visible | after_due_date
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sandbox: str = ""
+    seconds: float = 0.0
+    fingerprint: str = ""
+
+    @property
+    def task_scores(self) -> dict[str, tuple[float, float]]:
+        scores = {task: [0.0, 0.0] for task in TASKS}
+        for c in self.checks:
+            scores[c.task][0] += c.score
+            scores[c.task][1] += c.max_score
+        return {task: (s, m) for task, (s, m) in scores.items() if m}
+
+    @property
+    def total(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        checks = [CheckResult(**c) for c in data.get("checks", [])]
+        return cls(**{**data, "checks": checks})
+
+
+def student_seed(secret: bytes, student: str) -> int:
+    """Hidden probes per student: from the instructor's secret, so a student who
+    reads this code still cannot compute their own hidden inputs."""
+    return int.from_bytes(hmac.new(secret, student.encode(), hashlib.sha256).digest()[:8], "big")
+
+
+def find_package(root: Path) -> Path | None:
+    """The folder that holds `micrograd/` (the root itself, or up to two levels down)."""
+    for depth in range(3):
+        for engine in sorted(root.glob("/".join(["*"] * depth + ["micrograd", "engine.py"]))):
+            if "__MACOSX" not in engine.parts:
+                return engine.parent.parent
+    return None
+
+
+def precheck(package_root: Path) -> dict[str, str]:
+    """Problems per module file, found without running anything."""
+    problems: dict[str, str] = {}
+    for name in MODULE_FILES:
+        path = package_root / "micrograd" / f"{name}.py"
+        if not path.is_file():
+            problems[name] = f"micrograd/{name}.py is missing"
+            continue
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            problems[name] = (
+                f"micrograd/{name}.py is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+                "save it as UTF-8"
+            )
+    return problems
+
+
+def fingerprint(package_root: Path | None, seed: int) -> str:
+    """Changes when the submission's files, the rubric or the student's seed change."""
+    h = hashlib.sha256(f"{seed}".encode())
+    for path in [Path(rubric.__file__), Path(__file__).with_name("judge.py")]:
+        h.update(path.read_bytes())
+    if package_root:
+        for path in sorted((package_root / "micrograd").rglob("*.py")):
+            h.update(str(path.relative_to(package_root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def grade_package(
+    package_root: Path | None,
+    student: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    seed: int = 0,
+    hidden: bool = True,
+    sandbox: Sandbox | None = None,
+) -> SubmissionResult:
+    """Grade the `micrograd/` package in `package_root` (None: nothing found)."""
+    start = time.monotonic()
+    checks = rubric.build(seed, hidden=hidden, tasks=set(tasks) if tasks else None)
+    result = SubmissionResult(student=student)
+    if package_root is None:
+        outcomes = {c.id: Outcome("import_error", message="no micrograd/ package with an engine.py was found") for c in checks}
+        result.notes.append("No micrograd/ package was found in this submission (expected micrograd/engine.py).")
+    else:
+        sandbox = sandbox or Sandbox()
+        result.sandbox = sandbox.mode
+        outcomes = _run_groups(package_root, checks, sandbox, result)
+    for check in checks:
+        outcome = outcomes[check.id]
+        verdict = judge(check, outcome, expected(check.probe) if outcome.status == "ok" else None)
+        result.checks.append(
+            CheckResult(
+                id=check.id,
+                task=check.task,
+                name=f"Task {check.task}: {check.title}" + (" [hidden]" if check.hidden else ""),
+                score=verdict.score,
+                max_score=check.points,
+                status="passed" if verdict.passed else "failed",
+                output=verdict.output,
+                visibility="after_due_date" if check.hidden else "visible",
+            )
+        )
+    _cross_task_hints(result)
+    result.fingerprint = fingerprint(package_root, seed)
+    result.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _run_groups(package_root: Path, checks: list[rubric.Check], sandbox: Sandbox, result: SubmissionResult) -> dict[str, Outcome]:
+    problems = precheck(package_root)
+    for problem in dict.fromkeys(problems.values()):
+        result.notes.append(problem)
+    outcomes: dict[str, Outcome] = {}
+    for group, (modules, budget) in rubric.GROUPS.items():
+        members = [c for c in checks if c.group == group]
+        if not members:
+            continue
+        blocking = [problems[m] for m in modules if m in problems]
+        if blocking:
+            for c in members:
+                outcomes[c.id] = Outcome("import_error", message=f"{blocking[0]}; these checks need it")
+            continue
+        run = sandbox.run_group(package_root, modules, [(c.id, c.probe, c.timeout) for c in members], budget)
+        outcomes.update(run.outcomes)
+        if run.stderr.strip():
+            result.notes.append(f"Output of your code while grading `{group}` (first lines):\n{_head(run.stderr)}")
+        result.notes.extend(run.notes)
+        first = next(iter(run.outcomes.values()), None)
+        if first and first.status == "import_error" and first.error:
+            err = first.error
+            where = err.get("where") or {}
+            place = f" ({where.get('file')}:{where.get('line')})" if isinstance(where, dict) and where else ""
+            result.notes.append(f"Importing {', '.join(modules)} failed: {err.get('type')}: {err.get('message')}{place}")
+    return outcomes
+
+
+def _head(text: str, lines: int = 12) -> str:
+    kept = text.strip().splitlines()[:lines]
+    return "\n".join(line[:300] for line in kept)
+
+
+def _cross_task_hints(result: SubmissionResult) -> None:
+    """A later section's failure often comes from an earlier one: say so once."""
+    failing = {c.task.split(".")[0] for c in result.checks if c.status == "failed"}
+    for section, needs in SECTION_NEEDS.items():
+        earlier = sorted(s for s in needs if s in failing)
+        if section in failing and earlier:
+            result.notes.append(
+                f"Section {section} builds on section{'s' if len(earlier) > 1 else ''} {', '.join(earlier)}, "
+                "which also has failing checks: fix the earlier ones first."
+            )

@@ -1,0 +1,413 @@
+"""The rubric: every check, its task, its points, its probe and how it is judged.
+
+A check is public (fixed inputs, the same for everyone, with full feedback) or
+hidden (inputs drawn at grading time from a per-student seed; its feedback says
+what kind of thing failed and never shows its inputs or expected values).
+
+Tolerances: values and gradients must match PyTorch float64 and the reference
+within 1e-6 relative + 1e-9 absolute; a training trajectory within 1e-6
+relative at every step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.tasks import TASKS
+
+TOLERANCE = "1e-6 relative + 1e-9 absolute"
+TRAJECTORY_STEPS = 5
+TRAIN_STEPS = 40
+TRAIN_POINTS = 40
+TRAIN_ACCURACY = 0.85
+
+# Which of the student's modules each group imports, and its time budget (s).
+GROUPS: dict[str, tuple[list[str], float]] = {
+    "forward": (["engine"], 40.0),
+    "local": (["engine"], 40.0),
+    "graph": (["engine"], 90.0),
+    "nn": (["engine", "nn"], 60.0),
+    "train": (["engine", "nn", "train"], 120.0),
+}
+GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
+
+OP_TEXT = {
+    "add": "{} + {}",
+    "sub": "{} - {}",
+    "mul": "{} * {}",
+    "div": "{} / {}",
+    "pow": "{} ** {}",
+    "neg": "-{}",
+    "exp": "{}.exp()",
+    "log": "{}.log()",
+    "tanh": "{}.tanh()",
+    "sigmoid": "{}.sigmoid()",
+    "relu": "{}.relu()",
+}
+OP_NAME = {
+    "add": "addition",
+    "mul": "multiplication",
+    "pow": "power",
+    "div": "division",
+    "exp": "exp",
+    "log": "log",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "relu": "relu",
+}
+PRIMITIVES = set(OP_NAME)
+
+
+@dataclass
+class Check:
+    """One gradable check. `probe` goes to the sandbox; the rest stays here."""
+
+    id: str
+    task: str
+    title: str
+    points: float
+    hidden: bool
+    probe: dict[str, Any]
+    judge: str
+    timeout: float = 5.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return GROUP_OF_SECTION[self.task.split(".")[0]]
+
+
+# ----------------------------------------------------------------- programs
+
+
+def render(program: list[list[Any]]) -> list[str]:
+    """Readable text for every node: leaves are a, b, c...; ops are expressions."""
+    names: list[str] = []
+    leaf = 0
+    for op, *args in program:
+        if op == "leaf":
+            names.append("abcdefghijklmnopqrstuvwxyz"[leaf % 26] + ("" if leaf < 26 else str(leaf // 26)))
+            leaf += 1
+            continue
+        parts = []
+        for a in args:
+            if isinstance(a, dict):
+                parts.append(repr(a["c"]))
+            else:
+                text = names[a]
+                parts.append(f"({text})" if len(text) > 1 and not text.isidentifier() else text)
+        text = OP_TEXT[op].format(*parts)
+        names.append(text if len(text) <= 60 else f"node {len(names)}")
+    return names
+
+
+def leaf_values(program: list[list[Any]]) -> str:
+    names = render(program)
+    return ", ".join(f"{names[i]} = {instr[1]!r}" for i, instr in enumerate(program) if instr[0] == "leaf")
+
+
+def seed_program(a: float, b: float, act: str) -> list[list[Any]]:
+    """The seed documents' expression (a=-4, b=2 gives g=24.7041 with relu)."""
+    c1 = {"c": 1.0}
+    return [
+        ["leaf", a], ["leaf", b],                                  # 0 a, 1 b
+        ["add", 0, 1],                                             # 2 c = a + b
+        ["mul", 0, 1], ["pow", 1, {"c": 3}], ["add", 3, 4],        # 5 d = a*b + b**3
+        ["add", 2, c1], ["add", 2, 6],                             # 7 c += c + 1
+        ["add", c1, 7], ["neg", 0], ["add", 8, 9], ["add", 7, 10], # 11 c += 1 + c + (-a)
+        ["mul", 5, {"c": 2.0}], ["add", 1, 0], [act, 13], ["add", 12, 14], ["add", 5, 15],  # 16 d += d*2 + act(b+a)
+        ["mul", {"c": 3.0}, 16], ["sub", 1, 0], [act, 18], ["add", 17, 19], ["add", 16, 20],  # 21 d += 3*d + act(b-a)
+        ["sub", 11, 21], ["pow", 22, {"c": 2}], ["div", 23, {"c": 2.0}], ["div", {"c": 10.0}, 23], ["add", 24, 25],
+    ]  # fmt: skip
+
+
+def random_program(rng: random.Random, n_leaves: int, n_ops: int, ops: tuple[str, ...]) -> list[list[Any]]:
+    """A random DAG of safe ops; later nodes reuse earlier ones (diamonds, reuse).
+    Inputs stay where every op is defined and well conditioned."""
+    program: list[list[Any]] = [["leaf", round(rng.uniform(0.2, 1.5) * rng.choice((-1, 1)), 3)] for _ in range(n_leaves)]
+    values = [p[1] for p in program]
+    while len(program) < n_leaves + n_ops:
+        op = rng.choice(ops)
+        i = rng.randrange(len(program))
+        j = rng.randrange(len(program))
+        a, b = values[i], values[j]
+        if op in ("add", "mul"):
+            instr, v = [op, i, j], (a + b if op == "add" else a * b)
+        elif op == "tanh":
+            instr, v = ["tanh", i], math.tanh(a)
+        elif op == "sigmoid":
+            instr, v = ["sigmoid", i], 1 / (1 + math.exp(-a))
+        elif op == "relu":
+            instr, v = ["relu", i], max(a, 0.0)
+        else:  # a constant on either side
+            c = round(rng.uniform(-2, 2), 2)
+            instr, v = (["mul", i, {"c": c}], a * c) if rng.random() < 0.5 else (["add", {"c": c}, i], c + a)
+        if abs(v) > 50:
+            continue
+        program.append(instr)
+        values.append(v)
+    # Sum the last few nodes so the root depends on many of them.
+    root = len(program) - 1
+    for k in range(max(n_leaves, len(program) - 4), len(program) - 1):
+        program.append(["add", root, k])
+        root = len(program) - 1
+    return program
+
+
+# ------------------------------------------------------------------- checks
+
+
+def _uniform(rng: random.Random, lo: float, hi: float) -> float:
+    return round(rng.uniform(lo, hi), 4)
+
+
+def _signed(rng: random.Random, lo: float, hi: float) -> float:
+    return _uniform(rng, lo, hi) * rng.choice((-1, 1))
+
+
+def forward_checks(rng: random.Random) -> list[Check]:
+    checks: list[Check] = []
+
+    def add(task: str, title: str, program: list[list[Any]], hidden: bool) -> None:
+        cid = f"{task}/{'hidden' if hidden else 'public'}/{len([c for c in checks if c.task == task])}"
+        probe = {"kind": "expr", "program": program, "backward": False}
+        checks.append(Check(cid, task, title, 1.0, hidden, probe, "expr_forward"))
+
+    def binary(op: str, a: float, b: Any) -> list[list[Any]]:
+        if isinstance(b, dict):
+            return [["leaf", a], [op, 0, b]]
+        return [["leaf", a], ["leaf", b], [op, 0, 1]]
+
+    add("1.1", "a + b", binary("add", 2.0, -3.0), False)
+    add("1.1", "a * b", binary("mul", 2.0, -3.0), False)
+    consts = [["leaf", 1.5], ["add", 0, {"c": 2.0}], ["add", {"c": 2.0}, 0], ["mul", 0, {"c": 3.0}],
+              ["mul", {"c": 3.0}, 0], ["sub", 0, {"c": 2.0}], ["sub", {"c": 2.0}, 0], ["neg", 0]]  # fmt: skip
+    add("1.1", "constants on either side: a + 2, 2 + a, a * 3, 3 * a, a - 2, 2 - a, -a", consts, False)
+    add("1.1", "a + b and a * b on other inputs", [["leaf", _signed(rng, 0.1, 9)], ["leaf", _signed(rng, 0.1, 9)],
+                                                   ["add", 0, 1], ["mul", 0, 1], ["mul", 2, 3]], True)  # fmt: skip
+    c = _signed(rng, 0.5, 5)
+    add("1.1", "constants on either side, other inputs",
+        [["leaf", _signed(rng, 0.1, 5)], ["add", {"c": c}, 0], ["mul", 0, {"c": c}], ["sub", {"c": c}, 0]], True)  # fmt: skip
+
+    add("1.2", "a ** 3 with a negative base", binary("pow", -2.0, {"c": 3}), False)
+    add("1.2", "a ** -2 and a ** 0.5", [["leaf", 2.25], ["pow", 0, {"c": -2}], ["pow", 0, {"c": 0.5}]], False)
+    add("1.2", "a / b and 2 / a", [["leaf", 3.0], ["leaf", -4.0], ["div", 0, 1], ["div", {"c": 2.0}, 0]], False)
+    n = rng.choice((2, 3, 4, -1, -3))
+    add("1.2", "powers and divisions on other inputs",
+        [["leaf", _signed(rng, 0.5, 3)], ["leaf", _signed(rng, 0.5, 3)], ["pow", 0, {"c": n}],
+         ["div", 0, 1], ["div", {"c": _signed(rng, 1, 5)}, 1]], True)  # fmt: skip
+
+    add("1.3", "a.exp()", [["leaf", 0.5], ["exp", 0]], False)
+    add("1.3", "a.log()", [["leaf", 2.5], ["log", 0]], False)
+    add("1.3", "exp and log on other inputs",
+        [["leaf", _signed(rng, 0.1, 3)], ["leaf", _uniform(rng, 0.1, 20)], ["exp", 0], ["log", 1]], True)  # fmt: skip
+
+    add("1.4", "a.tanh()", [["leaf", 0.7], ["tanh", 0]], False)
+    add("1.4", "a.sigmoid()", [["leaf", -1.2], ["sigmoid", 0]], False)
+    add("1.4", "a.relu() at 3.0, -2.0 and exactly 0.0",
+        [["leaf", 3.0], ["leaf", -2.0], ["leaf", 0.0], ["relu", 0], ["relu", 1], ["relu", 2]], False)  # fmt: skip
+    x = _signed(rng, 0.1, 3)
+    add("1.4", "tanh, sigmoid and relu on other inputs",
+        [["leaf", x], ["leaf", -x], ["tanh", 0], ["sigmoid", 1], ["relu", 0], ["relu", 1]], True)  # fmt: skip
+    return checks
+
+
+LOCAL_PUBLIC: list[tuple[str, str, list[float], list[Any], float, list[float]]] = [
+    # task, op, inputs, args, upstream, starting grads
+    ("2.1", "add", [2.0, -3.0], [0, 1], 0.5, [0.25, -1.0]),
+    ("2.1", "mul", [2.0, -3.0], [0, 1], 0.5, [0.25, -1.0]),
+    ("2.1", "mul", [1.5], [0, 0], 2.0, [0.0]),  # a * a: both rules add to a.grad
+    ("2.2", "pow", [1.5], [0, {"c": 3}], 0.5, [0.25]),
+    ("2.2", "pow", [-2.0], [0, {"c": -3}], 2.0, [0.5]),
+    ("2.2", "div", [3.0, -4.0], [0, 1], 0.5, [0.25, -1.0]),
+    ("2.3", "exp", [0.5], [0], 0.5, [0.25]),
+    ("2.3", "log", [2.5], [0], 0.5, [0.25]),
+    ("2.4", "tanh", [0.7], [0], 0.5, [0.25]),
+    ("2.4", "sigmoid", [-1.2], [0], 0.5, [0.25]),
+    ("2.4", "relu", [3.0], [0], 0.5, [0.25]),
+    ("2.4", "relu", [-2.0], [0], 0.5, [0.25]),
+    ("2.4", "relu", [0.0], [0], 0.5, [0.25]),
+]
+
+
+def local_checks(rng: random.Random) -> list[Check]:
+    checks = []
+    hidden_specs: list[tuple[str, str, list[float], list[Any]]] = [
+        ("2.1", "add", [_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1]),
+        ("2.1", "mul", [_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1]),
+        ("2.2", "pow", [_uniform(rng, 0.3, 3)], [0, {"c": rng.choice((2, 3, -1, -2, 0.5, 1.5))}]),
+        ("2.2", "div", [_signed(rng, 0.5, 5), _signed(rng, 0.5, 5)], [0, 1]),
+        ("2.3", "exp", [_signed(rng, 0.1, 3)], [0]),
+        ("2.3", "log", [_uniform(rng, 0.1, 10)], [0]),
+        ("2.4", "tanh", [_signed(rng, 0.1, 2.5)], [0]),
+        ("2.4", "sigmoid", [_signed(rng, 0.1, 4)], [0]),
+        ("2.4", "relu", [_uniform(rng, 0.1, 5)], [0]),
+        ("2.4", "relu", [-_uniform(rng, 0.1, 5)], [0]),
+    ]
+    specs = [(t, op, xs, args, g, pre, False) for t, op, xs, args, g, pre in LOCAL_PUBLIC]
+    specs += [
+        (t, op, xs, args, _signed(rng, 0.3, 2), [_signed(rng, 0.1, 1) for _ in xs], True)
+        for t, op, xs, args in hidden_specs
+    ]
+    for n, (task, op, xs, args, g, pre, hidden) in enumerate(specs):
+        probe = {"kind": "local", "op": op, "inputs": xs, "args": args, "upstream": g, "pre": pre}
+        program = [["leaf", x] for x in xs] + [[op, *args]]
+        expr = render(program)[-1]
+        title = f"local derivative of {expr}" + (" (a node used twice)" if args == [0, 0] else "")
+        cid = f"{task}/{'hidden' if hidden else 'public'}/{op}-{n}"
+        checks.append(Check(cid, task, title, 1.0, hidden, probe, "local", info={"expr": expr}))
+    return checks
+
+
+def graph_checks(rng: random.Random) -> list[Check]:
+    diamond = [["leaf", 2.0], ["leaf", -3.0], ["mul", 0, 1], ["add", 0, 2], ["mul", 2, 3], ["tanh", 4], ["add", 5, 3]]
+    three = [["leaf", 0.5], ["mul", 0, {"c": 2.0}], ["exp", 0], ["mul", 0, 0], ["add", 1, 2], ["add", 4, 3]]
+    consts = [["leaf", 1.5], ["leaf", -0.5], ["add", {"c": 2.0}, 0], ["mul", 1, {"c": 3.0}], ["sub", {"c": 1.0}, 2],
+              ["div", {"c": 2.0}, 0], ["mul", 4, 3], ["add", 6, 5]]  # fmt: skip
+    a, b = _signed(rng, 0.5, 4), _signed(rng, 0.5, 4)
+    if abs(a + b) < 0.3 or abs(a - b) < 0.3:
+        b += 1.0
+    random_ops = ("add", "mul", "tanh", "sigmoid", "relu", "const")
+
+    def expr(cid: str, task: str, title: str, program: list[list[Any]], hidden: bool, pts: float = 1.0) -> Check:
+        probe = {"kind": "expr", "program": program, "backward": True}
+        return Check(cid, task, title, pts, hidden, probe, "expr_backward")
+
+    def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
+        probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
+        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=30.0)
+
+    def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
+        return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo")
+
+    return [
+        topo("3.1/public/diamond", "topological order of a diamond with reuse", diamond, False),
+        topo("3.1/public/three", "topological order: a node feeding three others", three, False),
+        chain("3.1/public/chain", "3.1", "topological order of a 10,000-op chain (no recursion limit)", True, False),
+        topo("3.1/hidden/random", "topological order of a random graph", random_program(rng, 3, 14, random_ops), True),
+        expr("3.2/public/seed-relu", "3.2", "the seed expression (relu), a = -4, b = 2", seed_program(-4.0, 2.0, "relu"), False, 2.0),
+        expr("3.2/public/diamond", "3.2", "a diamond: gradients from two paths add up", diamond, False),
+        expr("3.2/public/three", "3.2", "a node feeding three others", three, False),
+        expr("3.2/public/constants", "3.2", "constants on either side of every operator", consts, False),
+        chain("3.2/public/chain", "3.2", "backward through a 10,000-op chain", False, False),
+        expr("3.2/hidden/seed-tanh", "3.2", "the seed expression (tanh) on other inputs", seed_program(a, b, "tanh"), True, 2.0),
+        expr("3.2/hidden/random-1", "3.2", "a random graph", random_program(rng, 3, 12, random_ops), True),
+        expr("3.2/hidden/random-2", "3.2", "a random graph with heavy reuse", random_program(rng, 2, 16, random_ops), True),
+        chain("3.2/hidden/chain", "3.2", "backward through a long chain", False, True, round(rng.uniform(0.9995, 1.0002), 6)),
+    ]  # fmt: skip
+
+
+def _weights(rng: random.Random, n: int) -> list[float]:
+    return [round(rng.uniform(-1, 1), 4) for _ in range(n)]
+
+
+def nn_checks(rng: random.Random) -> list[Check]:
+    fixed = random.Random(7)  # public weights: the same for everyone
+
+    def module(cid: str, task: str, title: str, kind: str, args: list[Any], kwargs: dict[str, Any], hidden: bool,
+               r: random.Random, *, forward: bool = True, zero_grad: bool = False, nout: int = 1) -> Check:  # fmt: skip
+        probe: dict[str, Any] = {"kind": "module", "module": kind, "args": args, "kwargs": kwargs}
+        if forward:
+            from grader.oracle import _layer_sizes  # the parameter count of this shape
+
+            count = sum((nin + 1) * n for nin, n, _ in _layer_sizes(probe))
+            probe |= {"weights": _weights(r, count), "x": _weights(r, args[0]), "backward": True,
+                      "coef": [round(r.uniform(0.5, 1.5), 3) for _ in range(nout)], "zero_grad": zero_grad}  # fmt: skip
+        judge = "module" if forward else "count"
+        return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=10.0)
+
+    return [
+        module("4.1/public/count", "4.1", "Neuron(3) has 4 parameters (3 weights, 1 bias)", "neuron", [3], {}, False, fixed, forward=False),
+        module("4.1/public/relu", "4.1", "Neuron(3) output and gradients", "neuron", [3], {}, False, fixed),
+        module("4.1/public/linear", "4.1", "Neuron(2, nonlin=False)", "neuron", [2], {"nonlin": False}, False, fixed),
+        module("4.1/public/zero_grad", "4.1", "zero_grad() resets every parameter's grad", "neuron", [3], {}, False, fixed, zero_grad=True),
+        module("4.1/hidden/tanh", "4.1", "a tanh neuron on other weights", "neuron", [4], {"activation": "tanh"}, True, rng),
+        module("4.2/public/count", "4.2", "Layer(3, 2) has 8 parameters", "layer", [3, 2], {}, False, fixed, forward=False),
+        module("4.2/public/two", "4.2", "Layer(3, 2): two outputs and all gradients", "layer", [3, 2], {}, False, fixed, nout=2),
+        module("4.2/public/one", "4.2", "Layer(3, 1) returns a single Value", "layer", [3, 1], {"nonlin": False}, False, fixed),
+        module("4.2/hidden/layer", "4.2", "a layer on other weights", "layer", [2, 3], {"activation": "tanh"}, True, rng, nout=3),
+        module("4.3/public/count-337", "4.3", "MLP(2, [16, 16, 1]) has 337 parameters", "mlp", [2, [16, 16, 1]], {}, False, fixed, forward=False),
+        module("4.3/public/count-41", "4.3", "MLP(3, [4, 4, 1]) has 41 parameters", "mlp", [3, [4, 4, 1]], {}, False, fixed, forward=False),
+        module("4.3/public/forward", "4.3", "MLP(3, [4, 4, 1]): output and every parameter's gradient", "mlp", [3, [4, 4, 1]], {}, False, fixed),
+        module("4.3/hidden/tanh", "4.3", "a tanh MLP on other weights", "mlp", [2, [5, 3, 1]], {"activation": "tanh"}, True, rng),
+    ]  # fmt: skip
+
+
+def moons(seed: int, n: int) -> tuple[list[list[float]], list[float]]:
+    """make_moons from scikit-learn (noise 0.1), labels -1/+1, rounded for JSON."""
+    import numpy as np
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n, noise=0.1, random_state=np.random.RandomState(seed))
+    return [[round(float(v), 6) for v in row] for row in X], [float(2 * t - 1) for t in y]
+
+
+def train_checks(rng: random.Random) -> list[Check]:
+    fixed = random.Random(11)
+    scores = [0.8, -1.5, 0.2, 2.5, -0.3]
+    ys = [1.0, -1.0, -1.0, 1.0, 1.0]
+
+    def loss(cid: str, title: str, fn: str, values: list[float], targets: list[float], hidden: bool) -> Check:
+        probe = {"kind": "loss", "fn": fn, "values": values, "ys": targets, "alpha": 0.01}
+        return Check(cid, "5.1", title, 1.0, hidden, probe, "loss")
+
+    hv = [_signed(rng, 0.05, 3) for _ in range(6)]
+    hy = [rng.choice((-1.0, 1.0)) for _ in range(6)]
+    X, y = moons(1337, TRAIN_POINTS)
+    hX, hy2 = moons(rng.randrange(1 << 30), TRAIN_POINTS)
+    shape = {"args": [2, [8, 8, 1]], "kwargs": {}}
+    n = 3 * 8 + 9 * 8 + 9
+
+    def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float) -> Check:  # fmt: skip
+        probe = {"kind": "train", **shape, "weights": _weights(r, n), "X": data[0], "y": data[1],
+                 "steps": steps, "alpha": 1e-4}  # fmt: skip
+        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=60.0)
+
+    return [
+        loss("5.1/public/svm", "svm_loss on five points", "svm_loss", scores, ys, False),
+        loss("5.1/public/mse", "mse_loss on five points", "mse_loss", scores, [1.0, -1.0, 0.5, 2.0, 0.0], False),
+        loss("5.1/public/l2", "l2_penalty with alpha = 0.01", "l2_penalty", scores, [], False),
+        loss("5.1/hidden/svm", "svm_loss on other points", "svm_loss", hv, hy, True),
+        loss("5.1/hidden/mse", "mse_loss on other points", "mse_loss", hv, [_signed(rng, 0, 2) for _ in hv], True),
+        loss("5.1/hidden/l2", "l2_penalty on other parameters", "l2_penalty", hv, [], True),
+        Check("5.2/public/lr", "5.2", "learning_rate(k, 100) for k = 0, 10, 50, 99", 1.0, False,
+              {"kind": "call", "fn": "learning_rate", "args": [[0, 100], [10, 100], [50, 100], [99, 100]]}, "call"),
+        Check("5.2/public/sgd", "5.2", "sgd_step moves each parameter against its gradient", 1.0, False,
+              {"kind": "call", "fn": "sgd_step", "params": [[0.5, 0.2], [-1.0, -0.4], [2.0, 0.0]], "lr": 0.1}, "call"),
+        Check("5.2/public/accuracy", "5.2", "accuracy of five scores", 1.0, False,
+              {"kind": "call", "fn": "accuracy", "scores": scores, "ys": ys}, "call"),
+        train("5.2/public/trajectory", f"{TRAJECTORY_STEPS} SGD steps follow the reference's loss trajectory",
+              (X, y), fixed, TRAJECTORY_STEPS, "trajectory", False, 2.0),
+        train("5.2/hidden/trajectory", "the loss trajectory on other data and weights",
+              (hX, hy2), rng, TRAJECTORY_STEPS, "trajectory", True, 2.0),
+        train("5.2/public/fit", f"{TRAIN_STEPS} steps on {TRAIN_POINTS} moons reach {TRAIN_ACCURACY:.0%} accuracy",
+              (X, y), random.Random(5), TRAIN_STEPS, "fit", False, 2.0),
+    ]  # fmt: skip
+
+
+BUILDERS: list[Callable[[random.Random], list[Check]]] = [
+    forward_checks,
+    local_checks,
+    graph_checks,
+    nn_checks,
+    train_checks,
+]
+
+
+def build(seed: int, *, hidden: bool = True, tasks: set[str] | None = None) -> list[Check]:
+    """Every check, hidden ones drawn from `seed`. Public checks never depend on it."""
+    checks = []
+    for builder in BUILDERS:
+        checks += builder(random.Random(f"{builder.__name__}:{seed}"))
+    return [c for c in checks if (hidden or not c.hidden) and (tasks is None or c.task in tasks)]
+
+
+def max_points(checks: list[Check]) -> dict[str, float]:
+    totals = dict.fromkeys(TASKS, 0.0)
+    for c in checks:
+        totals[c.task] += c.points
+    return totals
