@@ -100,8 +100,7 @@ def precheck(package_root: Path) -> dict[str, str]:
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             problems[name] = (
-                f"micrograd/{name}.py is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
-                "save it as UTF-8"
+                f"micrograd/{name}.py is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8"
             )
     return problems
 
@@ -131,7 +130,9 @@ def grade_package(
     checks = rubric.build(seed, hidden=hidden, tasks=set(tasks) if tasks else None)
     result = SubmissionResult(student=student)
     if package_root is None:
-        outcomes = {c.id: Outcome("import_error", message="no micrograd/ package with an engine.py was found") for c in checks}
+        outcomes = {
+            c.id: Outcome("import_error", message="no micrograd/ package with an engine.py was found") for c in checks
+        }
         result.notes.append("No micrograd/ package was found in this submission (expected micrograd/engine.py).")
     else:
         sandbox = sandbox or Sandbox()
@@ -158,7 +159,9 @@ def grade_package(
     return result
 
 
-def _run_groups(package_root: Path, checks: list[rubric.Check], sandbox: Sandbox, result: SubmissionResult) -> dict[str, Outcome]:
+def _run_groups(
+    package_root: Path, checks: list[rubric.Check], sandbox: Sandbox, result: SubmissionResult
+) -> dict[str, Outcome]:
     problems = precheck(package_root)
     for problem in dict.fromkeys(problems.values()):
         result.notes.append(problem)
@@ -182,7 +185,9 @@ def _run_groups(package_root: Path, checks: list[rubric.Check], sandbox: Sandbox
             err = first.error
             where = err.get("where") or {}
             place = f" ({where.get('file')}:{where.get('line')})" if isinstance(where, dict) and where else ""
-            result.notes.append(f"Importing {', '.join(modules)} failed: {err.get('type')}: {err.get('message')}{place}")
+            result.notes.append(
+                f"Importing {', '.join(modules)} failed: {err.get('type')}: {err.get('message')}{place}"
+            )
     return outcomes
 
 

@@ -105,7 +105,11 @@ def explain_outcome(check: Check, outcome: Outcome) -> str:
             place += f": `{where.get('code')}`"
     if outcome.status == "import_error":
         text = outcome.message or f"the package could not be imported: {kind}: {message}{place}"
-        return text if outcome.message else text + "\nhint: run `python -c 'import micrograd.engine, micrograd.nn'` to see it."
+        return (
+            text
+            if outcome.message
+            else text + "\nhint: run `python -c 'import micrograd.engine, micrograd.nn'` to see it."
+        )
     if kind == "NotImplementedError":
         return f"not implemented yet: {message or 'NotImplementedError'}{place}"
     shown = message if not check.hidden or kind in ("ProbeError", "PermissionError") else "(message hidden)"
@@ -139,7 +143,8 @@ def judge_expr_forward(check: Check, got: dict[str, Any], exp: dict[str, Any]) -
         i, value = bad
         op = program[i][0]
         text = Problem(
-            f"{check.title}: with {leaf_values(program)}\n  {names[i]}: expected {fmt(exp['data'][i])}, got {fmt(value)}",
+            f"{check.title}: with {leaf_values(program)}\n"
+            f"  {names[i]}: expected {fmt(exp['data'][i])}, got {fmt(value)}",
             f"wrong forward value of {OP_NAME.get(op, op)}",
         )
         hint = f"{FORWARD[op]}." if op in FORWARD else "- a, a - b, 2 + a and friends are built on + and * (Task 1.1)."
@@ -234,10 +239,13 @@ def _local_candidates(check: Check) -> list[tuple[str, list[float]]]:
         out.append((wrong_hints[op], [p0 + w * g for p0, w in zip(pre, local(rule))]))
     if args == [0, 0]:
         once = right(x, y)[0]
-        out.append(("a node used twice gets a gradient from each use: with `=` the second rule overwrote the first; use +=.", [once * g]))
-        out.append(("a node used twice gets a gradient from each use: with `=` the second rule overwrote the first; use +=.", [pre[0] + once * g]))
+        twice = "a node used twice gets a gradient from each use: with `=` the second rule overwrote the first; use +=."
+        out.append((twice, [once * g]))
+        out.append((twice, [pre[0] + once * g]))
     out.append(("multiply the local derivative by out.grad (the chain rule).", [p0 + w for p0, w in zip(pre, d)]))
-    out.append(("accumulate with += : a node can feed several others, and each adds its share to .grad.", [w * g for w in d]))
+    out.append(
+        ("accumulate with += : a node can feed several others, and each adds its share to .grad.", [w * g for w in d])
+    )
     out.append(("accumulate with += (not =) and multiply by out.grad.", list(d)))
     out.append(("the sign is flipped.", [p0 - w * g for p0, w in zip(pre, d)]))
     return out

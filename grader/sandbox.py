@@ -15,6 +15,7 @@ rest, within the group's time budget.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -143,7 +144,16 @@ class Sandbox:
                 args += ["--ro-bind", root, root]
         for d in site_dirs():
             args += ["--tmpfs", d]
-        args += ["--ro-bind", str(workdir), "/grader", "--ro-bind", str(submission), "/submission", "--chdir", "/submission"]
+        args += [
+            "--ro-bind",
+            str(workdir),
+            "/grader",
+            "--ro-bind",
+            str(submission),
+            "/submission",
+            "--chdir",
+            "/submission",
+        ]
         return args
 
     def _smoke_test(self) -> str:
@@ -324,7 +334,10 @@ class Sandbox:
         code = proc.returncode
         if not ready:
             if timed_out:
-                msg = f"importing the submission did not finish within {import_seconds:.0f} s (an endless loop at import time?)"
+                msg = (
+                    f"importing the submission did not finish within {import_seconds:.0f} s "
+                    "(an endless loop at import time?)"
+                )
                 status = "timeout"
             else:
                 msg = f"the process exited while importing the submission ({_exit_text(code)})"
@@ -336,7 +349,9 @@ class Sandbox:
         if timed_out:
             run.outcomes[pid] = Outcome("timeout", message=f"did not finish within {seconds:g} s (an endless loop?)")
         else:
-            run.outcomes[pid] = Outcome("crashed", message=f"the process died while running this check ({_exit_text(code)})")
+            run.outcomes[pid] = Outcome(
+                "crashed", message=f"the process died while running this check ({_exit_text(code)})"
+            )
         return index
 
 
@@ -364,10 +379,8 @@ def _exit_text(code: int | None) -> str:
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """End the child and everything it started (its whole process group)."""
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
