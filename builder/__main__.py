@@ -20,34 +20,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder import skeleton
+from builder import REPO, Context, skeleton
 from builder.markers import BuildError
 from builder.tree import compare_trees
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
 class Step:
-    """One build step: `build(root)` writes `outputs` (paths relative to root) and returns what changed."""
+    """One build step: `build(context)` writes `outputs` (relative to context.root) and returns what changed."""
 
-    build: Callable[[Path], list[str]]
+    build: Callable[[Context], list[str]]
     outputs: tuple[str, ...]
     help: str
 
 
-STEPS: dict[str, Step] = {
+STEPS: dict[str, Step] = {  # name -> step, in build order
     "skeleton": Step(skeleton.build, (skeleton.OUTPUT,), "student/: stubs, public tests, pyproject.toml, README.md"),
 }
 
 
-def run(names: Sequence[str], out: Path | None = None, check: bool = False) -> int:
+def run(names: Sequence[str], out: Path | None = None, check: bool = False, reference: Path | None = None) -> int:
     """Run the named steps; return the exit status (1 on a build error or, with check, on drift)."""
+    reference = (reference or REPO / "reference").resolve()
     try:
         if not check:
             root = out or REPO
             for name in names:
-                changed = STEPS[name].build(root)
+                changed = STEPS[name].build(Context(root=root, reference=reference))
                 summary = f"{len(changed)} file(s) changed" if changed else "up to date"
                 print(f"{name}: {summary} under {root}")
                 for file in changed:
@@ -57,7 +56,7 @@ def run(names: Sequence[str], out: Path | None = None, check: bool = False) -> i
         drift: list[str] = []
         with tempfile.TemporaryDirectory(prefix="builder-check-") as scratch:
             for name in names:
-                STEPS[name].build(Path(scratch))
+                STEPS[name].build(Context(root=Path(scratch), reference=reference))
             for name in names:
                 for output in STEPS[name].outputs:
                     problems = compare_trees(Path(scratch) / output, committed / output)
@@ -83,11 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=choices,
         help="; ".join(f"{name}: {step.help}" for name, step in STEPS.items()) + "; all: every step, in this order",
     )
-    parser.add_argument("--out", type=Path, help="write under DIR, not the repository (with --check: compare DIR)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="write under DIR, not the repository (with --check: compare DIR)"
+    )
     parser.add_argument("--check", action="store_true", help="build in a scratch folder; exit 1 listing drifted files")
+    parser.add_argument(
+        "--reference", type=Path, metavar="DIR", help="build from this reference project (default: reference/)"
+    )
     args = parser.parse_args(argv)
     names = list(STEPS) if args.step == "all" else [args.step]
-    return run(names, args.out, args.check)
+    return run(names, args.out, args.check, args.reference)
 
 
 if __name__ == "__main__":

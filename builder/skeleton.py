@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder import REPO, Context
 from builder.markers import BuildError, Region, parse_regions
 from builder.tree import is_ignored, sync_tree
 from grader.tasks import SECTIONS, TASKS, task_marker
 
-REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
 OUTPUT = "student"  # relative to the output root (the repository by default)
 PACKAGE = "micrograd"
@@ -259,8 +259,8 @@ def render_readme(stubs: list[Stub], tasks: Mapping[str, str] = TASKS) -> str:
         "```",
         "",
         "A failing test says which task it checks, what it computed, what it expected and",
-        'what to look at. "needs Task 1.1 first" means the test reached an earlier task\'s stub:',
-        "finish that one, then come back.",
+        'what to look at. "Task 2.1: cannot be checked until Task 1.1 is done" means a test of',
+        "Task 2.1 reached the stub of an earlier task: finish that one first.",
         "",
         "The course kit also runs a self-check of the whole package, the public part of what",
         "the grader checks: `python -m grader check student` or `nox -s check` from the kit.",
@@ -316,6 +316,7 @@ def render_skeleton(reference: Path = REFERENCE, root_pyproject: Path = REPO / "
     return dict(sorted(files.items()))
 
 
-def build(root: Path) -> list[str]:
-    """Write student/ under `root` (the repository, or a scratch folder); return the files that changed."""
-    return sync_tree(render_skeleton(), root / OUTPUT)
+def build(context: Context) -> list[str]:
+    """Write student/ under `context.root` (the repository, or a scratch folder); return what changed."""
+    files = render_skeleton(context.reference, context.repo / "pyproject.toml")
+    return [f"{OUTPUT}/{name}" for name in sync_tree(files, context.root / OUTPUT)]
