@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import math
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -166,6 +168,16 @@ def test_make_moons_is_the_classic_data() -> None:
     assert sorted(set(y)) == [-1.0, 1.0]
     assert y.count(1.0) == 50
     assert make_moons(100, 0.1, 1337) == (X, y)
+
+
+def test_make_moons_leaves_python_random_alone_even_on_first_import() -> None:
+    """Importing scikit-learn draws from `random`; make_moons must not, or seeded models change."""
+    code = (
+        "import random; random.seed(1337); expected = random.random(); random.seed(1337)\n"
+        "from micrograd.data import make_moons; make_moons()\n"
+        "assert random.random() == expected"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.fixture(scope="module")
