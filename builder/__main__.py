@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder import REPO, Context, skeleton
+from builder import REPO, Context, notebooks, skeleton
 from builder.markers import BuildError
 from builder.tree import compare_trees
 
@@ -36,6 +36,7 @@ class Step:
 
 STEPS: dict[str, Step] = {  # name -> step, in build order
     "skeleton": Step(skeleton.build, (skeleton.OUTPUT,), "student/: stubs, public tests, pyproject.toml, README.md"),
+    "notebooks": Step(notebooks.build, notebooks.OUTPUTS, "assignments/: nbgrader source, release, samples"),
 }
 
 
