@@ -49,7 +49,7 @@ def lint(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Train the classic moons demo; write the decision boundary, the curves and a neuron's graph."""
     install_kit(session)
-    session.run("python", "-m", "builder.demo", *(session.posargs or ["build/demo"]))
+    session.run("python", "-m", "micrograd.demo", *(session.posargs or ["build/demo"]))
 
 
 @nox.session
