@@ -41,13 +41,13 @@ def chain(length: int) -> list[Value]:
 def check_order(task: str, what: str, root: Value, expected_nodes: list[Value]) -> list[Value]:
     """root._topo_order() lists exactly `expected_nodes`, each once, each after its children; return it."""
     __tracebackhide__ = True
-    order = root._topo_order()
-    names = [v.label for v in order] if isinstance(order, list) else order
-    if not isinstance(order, list):
-        fail(task, f"{what}: the type of _topo_order()'s result", "a list of Values", order, "return a list.")
-    if len({id(v) for v in order}) != len(order):
+    listed = root._topo_order()
+    names = [v.label for v in listed] if isinstance(listed, list) else listed
+    if not isinstance(listed, list):
+        fail(task, f"{what}: the type of _topo_order()'s result", "a list of Values", listed, "return a list.")
+    if len({id(v) for v in listed}) != len(listed):
         fail(task, f"{what}: each node once", "no repeats", names, "remember which nodes you have already listed.")
-    if {id(v) for v in order} != {id(v) for v in expected_nodes}:
+    if {id(v) for v in listed} != {id(v) for v in expected_nodes}:
         fail(
             task,
             f"{what}: which nodes are listed",
@@ -55,8 +55,8 @@ def check_order(task: str, what: str, root: Value, expected_nodes: list[Value]) 
             sorted(names),
             "list every node reachable from self through _prev (self included), and nothing else.",
         )
-    position = {id(v): i for i, v in enumerate(order)}
-    for v in order:
+    position = {id(v): i for i, v in enumerate(listed)}
+    for v in listed:
         for child in v._prev:
             if position[id(child)] > position[id(v)]:
                 fail(
@@ -66,7 +66,7 @@ def check_order(task: str, what: str, root: Value, expected_nodes: list[Value]) 
                     names,
                     "a node goes into the list only once all of its children are in it.",
                 )
-    return order
+    return listed
 
 
 @pytest.mark.task3_1

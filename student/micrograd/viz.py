@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from micrograd.engine import Value
+from micrograd.engine import Value, cycle_collector_paused
 
 if TYPE_CHECKING:
     import graphviz
@@ -84,8 +84,11 @@ def plot_decision_boundary(
     x_min, x_max = Xa[:, 0].min() - 1, Xa[:, 0].max() + 1
     y_min, y_max = Xa[:, 1].min() - 1, Xa[:, 1].max() + 1
     xx, yy = np.meshgrid(np.arange(x_min, x_max, step), np.arange(y_min, y_max, step))
-    scores = [model([Value(a), Value(b)]) for a, b in zip(xx.ravel(), yy.ravel())]
-    Z = np.array([s.data > 0 for s in scores]).reshape(xx.shape)
+    # Keep only each score's sign, so every graph is freed at once; with the cycle collector
+    # paused this is ~10x faster than holding all the graphs (the collector rescans them).
+    with cycle_collector_paused():
+        above = [model([Value(a), Value(b)]).data > 0 for a, b in zip(xx.ravel(), yy.ravel(), strict=True)]
+    Z = np.array(above).reshape(xx.shape)
 
     fig = Figure(figsize=(5, 4))
     ax = fig.add_subplot()
