@@ -15,7 +15,6 @@ Standard library only: the sandbox has nothing else.
 from __future__ import annotations
 
 import gc
-import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -136,21 +135,24 @@ def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
 
 
 def probe_local(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
-    """One op's backward rule on its own: grads start at `pre`, out.grad is
-    `upstream`, and only `out._backward()` runs (not backward()), so a broken
-    topological sort cannot spoil the local-derivative checks."""
-    leaves = [api.Value(x) for x in probe["inputs"]]
-    for leaf, g in zip(leaves, probe["pre"]):
-        leaf.grad = g
-    args = [leaves[i] if isinstance(i, int) else i["c"] for i in probe["args"]]
-    op = probe["op"]
-    out = BINARY[op](*args) if op in BINARY else UNARY[op](*args)
-    out.grad = probe["upstream"]
-    backward = getattr(out, "_backward", None)
-    if not callable(backward):
-        raise ProbeError("the result has no callable _backward")
-    backward()
-    return {"data": _data(out, "out"), "grad": [_grad(v, f"input {i}") for i, v in enumerate(leaves)]}
+    """One op's backward rule on its own, for each case: grads start at `pre`,
+    out.grad is `upstream`, and only `out._backward()` runs (not backward()), so
+    a broken topological sort cannot spoil the local-derivative checks."""
+    results = []
+    for case in probe["cases"]:
+        leaves = [api.Value(x) for x in case["inputs"]]
+        for leaf, g in zip(leaves, case["pre"]):
+            leaf.grad = g
+        args = [leaves[i] if isinstance(i, int) else i["c"] for i in case["args"]]
+        op = probe["op"]
+        out = BINARY[op](*args) if op in BINARY else UNARY[op](*args)
+        out.grad = case["upstream"]
+        backward = getattr(out, "_backward", None)
+        if not callable(backward):
+            raise ProbeError("the result has no callable _backward")
+        backward()
+        results.append({"data": _data(out, "out"), "grad": [_grad(v, f"input {i}") for i, v in enumerate(leaves)]})
+    return {"cases": results}
 
 
 def probe_topo(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +289,3 @@ PROBES: dict[str, Callable[[Api, dict[str, Any]], dict[str, Any]]] = {
 def run_probe(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     """Run one probe; exceptions propagate to the caller, which reports them."""
     return PROBES[probe["kind"]](api, probe)
-
-
-def finite(x: float) -> bool:
-    return math.isfinite(x)

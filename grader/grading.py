@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from grader import rubric
-from grader.judge import judge
+from grader.judge import Verdict, judge
 from grader.oracle import expected
 from grader.sandbox import Outcome, Sandbox
 from grader.tasks import TASKS
 
 MODULE_FILES = ("engine", "nn", "train")
+TIMEOUT_AFTER_TIMEOUT = 4.0  # seconds per probe once a submission has looped
 SECTION_NEEDS = {"3": ("1", "2"), "4": ("1", "2", "3"), "5": ("1", "2", "3", "4")}
 
 
@@ -140,7 +141,11 @@ def grade_package(
         outcomes = _run_groups(package_root, checks, sandbox, result)
     for check in checks:
         outcome = outcomes[check.id]
-        verdict = judge(check, outcome, expected(check.probe) if outcome.status == "ok" else None)
+        try:
+            verdict = judge(check, outcome, expected(check.probe) if outcome.status == "ok" else None)
+        except Exception as exc:  # a bug of the kit's: say so, never blame the student
+            verdict = Verdict(False, f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor", 0.0)
+            result.notes.append(f"Internal grader error in {check.id}: {type(exc).__name__}: {exc}")
         result.checks.append(
             CheckResult(
                 id=check.id,
@@ -166,6 +171,7 @@ def _run_groups(
     for problem in dict.fromkeys(problems.values()):
         result.notes.append(problem)
     outcomes: dict[str, Outcome] = {}
+    cap = float("inf")  # once a probe has timed out, later groups get short timeouts
     for group, (modules, budget) in rubric.GROUPS.items():
         members = [c for c in checks if c.group == group]
         if not members:
@@ -175,8 +181,11 @@ def _run_groups(
             for c in members:
                 outcomes[c.id] = Outcome("import_error", message=f"{blocking[0]}; these checks need it")
             continue
-        run = sandbox.run_group(package_root, modules, [(c.id, c.probe, c.timeout) for c in members], budget)
+        probes = [(c.id, c.probe, min(c.timeout, cap)) for c in members]
+        run = sandbox.run_group(package_root, modules, probes, budget)
         outcomes.update(run.outcomes)
+        if any(o.status == "timeout" for o in run.outcomes.values()):
+            cap = TIMEOUT_AFTER_TIMEOUT
         if run.stderr.strip():
             result.notes.append(f"Output of your code while grading `{group}` (first lines):\n{_head(run.stderr)}")
         result.notes.extend(run.notes)

@@ -62,8 +62,8 @@ def judge(check: Check, outcome: Outcome, expected: dict[str, Any] | None) -> Ve
         return _fail(check, explain_outcome(check, outcome))
     try:
         problem, hint = JUDGES[check.judge](check, outcome.result, expected or {})
-    except (KeyError, TypeError, ValueError, IndexError):
-        problem, hint = "the results came back in an unexpected shape", ""
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        problem, hint = Problem("the results came back in an unexpected shape", "malformed results"), ""
     if not problem:
         return Verdict(True, "passed", check.points)
     if check.hidden:
@@ -184,10 +184,9 @@ def judge_expr_backward(check: Check, got: dict[str, Any], exp: dict[str, Any]) 
     return text, ORDER_RULE + "; and every rule adds to .grad (+=)."
 
 
-def _local_candidates(check: Check) -> list[tuple[str, list[float]]]:
+def _local_candidates(op: str, case: dict[str, Any]) -> list[tuple[str, list[float]]]:
     """Wrong answers students often give, each with the hint that explains it."""
-    p = check.probe
-    op, xs, args, g, pre = p["op"], p["inputs"], p["args"], p["upstream"], p["pre"]
+    xs, args, g, pre = case["inputs"], case["args"], case["upstream"], case["pre"]
     vals = [xs[a] if isinstance(a, int) else a["c"] for a in args]
     x = vals[0]
     y = vals[1] if len(vals) > 1 else None
@@ -200,27 +199,28 @@ def _local_candidates(check: Check) -> list[tuple[str, list[float]]]:
                 parts[arg] += d
         return parts
 
-    def right(a: float, b: Any) -> list[float]:
-        if op == "add":
-            return [1.0, 1.0]
-        if op == "mul":
-            return [b, a]
-        if op == "pow":
-            return [b * a ** (b - 1)]
-        if op == "div":
-            return [1 / b, -a / b**2]
-        t = {"exp": math.exp(a), "log": 1 / a, "tanh": 1 - math.tanh(a) ** 2,
-             "sigmoid": (1 / (1 + math.exp(-a))) * (1 - 1 / (1 + math.exp(-a))), "relu": float(a > 0)}[op]  # fmt: skip
-        return [t]
+    def sigmoid(a: float) -> float:
+        return 1 / (1 + math.exp(-a))
 
+    right: dict[str, Callable[[float, Any], list[float]]] = {
+        "add": lambda a, b: [1.0, 1.0],
+        "mul": lambda a, b: [b, a],
+        "pow": lambda a, n: [n * a ** (n - 1)],
+        "div": lambda a, b: [1 / b, -a / b**2],
+        "exp": lambda a, _: [math.exp(a)],
+        "log": lambda a, _: [1 / a],
+        "tanh": lambda a, _: [1 - math.tanh(a) ** 2],
+        "sigmoid": lambda a, _: [sigmoid(a) * (1 - sigmoid(a))],
+        "relu": lambda a, _: [float(a > 0)],
+    }
     wrong: dict[str, list[Callable[[float, Any], list[float]]]] = {
         "mul": [lambda a, b: [a, b]],
         "pow": [lambda a, n: [n * a**n], lambda a, n: [a ** (n - 1)], lambda a, n: [(n - 1) * a ** (n - 1)]],
         "div": [lambda a, b: [1 / b, a / b**2], lambda a, b: [b, a]],
         "exp": [lambda a, _: [a]],
-        "log": [lambda a, _: [a], lambda a, _: [1 / math.log(a)] if a != 1 else [0.0]],
+        "log": [lambda a, _: [a], lambda a, _: [math.log(a)]],
         "tanh": [lambda a, _: [1 - a * a], lambda a, _: [1 - math.tanh(a)], lambda a, _: [math.tanh(a) ** 2]],
-        "sigmoid": [lambda a, _: [1 / (1 + math.exp(-a))], lambda a, _: [a * (1 - a)]],
+        "sigmoid": [lambda a, _: [sigmoid(a)], lambda a, _: [a * (1 - a)]],
         "relu": [lambda a, _: [float(a <= 0)], lambda a, _: [1.0]],
     }
     wrong_hints = {
@@ -233,12 +233,12 @@ def _local_candidates(check: Check) -> list[tuple[str, list[float]]]:
         "sigmoid": "with s = out.data the derivative is s * (1 - s).",
         "relu": "relu's gradient is out.grad where x > 0 and 0 elsewhere, including at x = 0.",
     }
-    d = local(right)
+    d = local(right[op])
     out: list[tuple[str, list[float]]] = []
     for rule in wrong.get(op, []):
         out.append((wrong_hints[op], [p0 + w * g for p0, w in zip(pre, local(rule))]))
     if args == [0, 0]:
-        once = right(x, y)[0]
+        once = right[op](x, y)[0]
         twice = "a node used twice gets a gradient from each use: with `=` the second rule overwrote the first; use +=."
         out.append((twice, [once * g]))
         out.append((twice, [pre[0] + once * g]))
@@ -252,27 +252,34 @@ def _local_candidates(check: Check) -> list[tuple[str, list[float]]]:
 
 
 def judge_local(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple[str, str]:
-    p = check.probe
-    op = p["op"]
-    if not (close(got["data"], exp["data"]) and close(got["data"], exp["torch"]["data"])):
-        return Problem(f"{check.info['expr']}: the forward value is wrong (Task 1.x)", "wrong forward value"), ""
-    bad = _compare([], got["grad"], exp["grad"], exp["torch"]["grad"])
-    if not bad:
-        return "", ""
-    names = "abcdefgh"
-    inputs = ", ".join(f"{names[i]} = {x!r}" for i, x in enumerate(p["inputs"]))
-    pre = ", ".join(f"{names[i]}.grad = {g!r}" for i, g in enumerate(p["pre"]))
-    want = ", ".join(f"{names[i]}.grad = {fmt(v)}" for i, v in enumerate(exp["grad"]))
-    have = ", ".join(f"{names[i]}.grad = {fmt(v)}" for i, v in enumerate(got["grad"]))
-    text = Problem(
-        f"{check.title} ({OP_NAME[op]}'s _backward)\n  inputs: {inputs}; out.grad = {p['upstream']!r}; "
-        f"before _backward: {pre}\n  expected: {want}\n  got:      {have}",
-        f"wrong local derivative of {OP_NAME[op]}",
-    )
-    for hint, candidate in _local_candidates(check):
-        if len(candidate) == len(got["grad"]) and all(close(a, b) for a, b in zip(got["grad"], candidate)):
-            return text, hint
-    return text, DERIVATIVE[op] + "."
+    op = check.probe["op"]
+    if len(got["cases"]) != len(exp["cases"]):
+        return Problem(f"{check.title}: wrong number of results", "wrong number of results"), ""
+    for case, have, want, truth in zip(check.probe["cases"], got["cases"], exp["cases"], exp["torch"]["cases"]):
+        if not (close(have["data"], want["data"]) and close(have["data"], truth["data"])):
+            return Problem(f"{check.info['expr']}: the forward value is wrong (Task 1.x)", "wrong forward value"), ""
+        if _compare([], have["grad"], want["grad"], truth["grad"]) is None:
+            continue
+        names = "abcdefgh"
+        expr = render([["leaf", x] for x in case["inputs"]] + [[op, *case["args"]]])[-1]
+        inputs = ", ".join(f"{names[i]} = {x!r}" for i, x in enumerate(case["inputs"]))
+        pre = ", ".join(f"{names[i]}.grad = {g!r}" for i, g in enumerate(case["pre"]))
+        expect = ", ".join(f"{names[i]}.grad = {fmt(v)}" for i, v in enumerate(want["grad"]))
+        result = ", ".join(f"{names[i]}.grad = {fmt(v)}" for i, v in enumerate(have["grad"]))
+        text = Problem(
+            f"local derivative of {expr} ({OP_NAME[op]}'s _backward)\n  inputs: {inputs}; "
+            f"out.grad = {case['upstream']!r}; before _backward: {pre}\n  expected: {expect}\n  got:      {result}",
+            f"wrong local derivative of {OP_NAME[op]}",
+        )
+        try:
+            candidates = _local_candidates(op, case)
+        except (ArithmeticError, ValueError):
+            candidates = []
+        for hint, candidate in candidates:
+            if len(candidate) == len(have["grad"]) and all(close(a, b) for a, b in zip(have["grad"], candidate)):
+                return text, hint
+        return text, DERIVATIVE[op] + "."
+    return "", ""
 
 
 def judge_topo(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple[str, str]:

@@ -83,11 +83,16 @@ def _expected(key: str) -> dict[str, Any]:
 def _disagreement(ref: dict[str, Any], truth: dict[str, Any], path: str = "") -> str:
     for key, t in truth.items():
         r = ref.get(key)
-        if isinstance(t, list):
+        if key == "cases":
+            for i, (a, b) in enumerate(zip(r, t)):
+                problem = _disagreement(a, b, f"{path}cases[{i}].")
+                if problem:
+                    return problem
+        elif isinstance(t, list):
             for i, (a, b) in enumerate(zip(r, t)):
                 if not close(a, b, AGREEMENT):
                     return f"{path}{key}[{i}] ({a} vs {b})"
-        elif isinstance(t, float) and not close(r, t, AGREEMENT):
+        elif isinstance(t, (int, float)) and not close(r, t, AGREEMENT):
             return f"{path}{key} ({r} vs {t})"
     return ""
 
@@ -157,11 +162,15 @@ def torch_probe(probe: dict[str, Any]) -> dict[str, Any]:
             out["grad"] = [grad_of(t) for t in leaves]
         return out
     if kind == "local":
-        leaves = [leaf(x) for x in probe["inputs"]]
-        args = [leaves[i] if isinstance(i, int) else i["c"] for i in probe["args"]]
-        result = _t_op(probe["op"], *args)
-        result.backward(torch.tensor(float(probe["upstream"]), dtype=torch.float64))
-        return {"data": float(result.detach()), "grad": [pre + grad_of(t) for pre, t in zip(probe["pre"], leaves)]}
+        cases = []
+        for case in probe["cases"]:
+            leaves = [leaf(x) for x in case["inputs"]]
+            args = [leaves[i] if isinstance(i, int) else i["c"] for i in case["args"]]
+            result = _t_op(probe["op"], *args)
+            result.backward(torch.tensor(float(case["upstream"]), dtype=torch.float64))
+            grads = [pre + grad_of(t) for pre, t in zip(case["pre"], leaves)]
+            cases.append({"data": float(result.detach()), "grad": grads})
+        return {"cases": cases}
     if kind == "module":
         return _torch_module(probe)
     if kind == "loss":

@@ -73,7 +73,7 @@ class Check:
     hidden: bool
     probe: dict[str, Any]
     judge: str
-    timeout: float = 5.0
+    timeout: float = 3.0
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -216,50 +216,53 @@ def forward_checks(rng: random.Random) -> list[Check]:
     return checks
 
 
-LOCAL_PUBLIC: list[tuple[str, str, list[float], list[Any], float, list[float]]] = [
-    # task, op, inputs, args, upstream, starting grads
-    ("2.1", "add", [2.0, -3.0], [0, 1], 0.5, [0.25, -1.0]),
-    ("2.1", "mul", [2.0, -3.0], [0, 1], 0.5, [0.25, -1.0]),
-    ("2.1", "mul", [1.5], [0, 0], 2.0, [0.0]),  # a * a: both rules add to a.grad
-    ("2.2", "pow", [1.5], [0, {"c": 3}], 0.5, [0.25]),
-    ("2.2", "pow", [-2.0], [0, {"c": -3}], 2.0, [0.5]),
-    ("2.2", "div", [3.0, -4.0], [0, 1], 0.5, [0.25, -1.0]),
-    ("2.3", "exp", [0.5], [0], 0.5, [0.25]),
-    ("2.3", "log", [2.5], [0], 0.5, [0.25]),
-    ("2.4", "tanh", [0.7], [0], 0.5, [0.25]),
-    ("2.4", "sigmoid", [-1.2], [0], 0.5, [0.25]),
-    ("2.4", "relu", [3.0], [0], 0.5, [0.25]),
-    ("2.4", "relu", [-2.0], [0], 0.5, [0.25]),
-    ("2.4", "relu", [0.0], [0], 0.5, [0.25]),
+Case = tuple[list[float], list[Any], float, list[float]]  # inputs, args, upstream, starting grads
+LOCAL_PUBLIC: list[tuple[str, str, list[Case]]] = [
+    ("2.1", "add", [([2.0, -3.0], [0, 1], 0.5, [0.25, -1.0])]),
+    ("2.1", "mul", [([2.0, -3.0], [0, 1], 0.5, [0.25, -1.0])]),
+    ("2.1", "mul", [([1.5], [0, 0], 2.0, [0.0])]),  # a * a: both rules add to a.grad
+    ("2.2", "pow", [([1.5], [0, {"c": 3}], 0.5, [0.25])]),
+    ("2.2", "pow", [([-2.0], [0, {"c": -3}], 2.0, [0.5])]),
+    ("2.2", "div", [([3.0, -4.0], [0, 1], 0.5, [0.25, -1.0])]),
+    ("2.3", "exp", [([0.5], [0], 0.5, [0.25])]),
+    ("2.3", "log", [([2.5], [0], 0.5, [0.25])]),
+    ("2.4", "tanh", [([0.7], [0], 0.5, [0.25])]),
+    ("2.4", "sigmoid", [([-1.2], [0], 0.5, [0.25])]),
+    # One check for all three sides of relu: doing nothing is right for x <= 0.
+    ("2.4", "relu", [([3.0], [0], 0.5, [0.25]), ([-2.0], [0], 0.5, [0.25]), ([0.0], [0], 0.5, [0.25])]),
 ]
 
 
 def local_checks(rng: random.Random) -> list[Check]:
+    def case(xs: list[float], args: list[Any]) -> Case:
+        return xs, args, _signed(rng, 0.3, 2), [_signed(rng, 0.1, 1) for _ in xs]
+
+    hidden: list[tuple[str, str, list[Case]]] = [
+        ("2.1", "add", [case([_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1])]),
+        ("2.1", "mul", [case([_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1])]),
+        ("2.2", "pow", [case([_uniform(rng, 0.3, 3)], [0, {"c": rng.choice((2, 3, -1, -2, 0.5, 1.5))}])]),
+        ("2.2", "div", [case([_signed(rng, 0.5, 5), _signed(rng, 0.5, 5)], [0, 1])]),
+        ("2.3", "exp", [case([_signed(rng, 0.1, 3)], [0])]),
+        ("2.3", "log", [case([_uniform(rng, 0.1, 10)], [0])]),
+        ("2.4", "tanh", [case([_signed(rng, 0.1, 2.5)], [0])]),
+        ("2.4", "sigmoid", [case([_signed(rng, 0.1, 4)], [0])]),
+        ("2.4", "relu", [case([_uniform(rng, 0.1, 5)], [0]), case([-_uniform(rng, 0.1, 5)], [0])]),
+    ]
     checks = []
-    hidden_specs: list[tuple[str, str, list[float], list[Any]]] = [
-        ("2.1", "add", [_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1]),
-        ("2.1", "mul", [_signed(rng, 0.1, 5), _signed(rng, 0.1, 5)], [0, 1]),
-        ("2.2", "pow", [_uniform(rng, 0.3, 3)], [0, {"c": rng.choice((2, 3, -1, -2, 0.5, 1.5))}]),
-        ("2.2", "div", [_signed(rng, 0.5, 5), _signed(rng, 0.5, 5)], [0, 1]),
-        ("2.3", "exp", [_signed(rng, 0.1, 3)], [0]),
-        ("2.3", "log", [_uniform(rng, 0.1, 10)], [0]),
-        ("2.4", "tanh", [_signed(rng, 0.1, 2.5)], [0]),
-        ("2.4", "sigmoid", [_signed(rng, 0.1, 4)], [0]),
-        ("2.4", "relu", [_uniform(rng, 0.1, 5)], [0]),
-        ("2.4", "relu", [-_uniform(rng, 0.1, 5)], [0]),
-    ]
-    specs = [(t, op, xs, args, g, pre, False) for t, op, xs, args, g, pre in LOCAL_PUBLIC]
-    specs += [
-        (t, op, xs, args, _signed(rng, 0.3, 2), [_signed(rng, 0.1, 1) for _ in xs], True)
-        for t, op, xs, args in hidden_specs
-    ]
-    for n, (task, op, xs, args, g, pre, hidden) in enumerate(specs):
-        probe = {"kind": "local", "op": op, "inputs": xs, "args": args, "upstream": g, "pre": pre}
-        program = [["leaf", x] for x in xs] + [[op, *args]]
-        expr = render(program)[-1]
+    specs = [(t, op, cases, False) for t, op, cases in LOCAL_PUBLIC] + [(t, op, cases, True) for t, op, cases in hidden]
+    for n, (task, op, cases, is_hidden) in enumerate(specs):
+        probe = {
+            "kind": "local",
+            "op": op,
+            "cases": [{"inputs": xs, "args": args, "upstream": g, "pre": pre} for xs, args, g, pre in cases],
+        }
+        xs, args = cases[0][0], cases[0][1]
+        expr = render([["leaf", x] for x in xs] + [[op, *args]])[-1]
         title = f"local derivative of {expr}" + (" (a node used twice)" if args == [0, 0] else "")
-        cid = f"{task}/{'hidden' if hidden else 'public'}/{op}-{n}"
-        checks.append(Check(cid, task, title, 1.0, hidden, probe, "local", info={"expr": expr}))
+        if len(cases) > 1:
+            title = f"local derivative of {op} for x > 0, x < 0" + (" and x = 0" if len(cases) > 2 else "")
+        cid = f"{task}/{'hidden' if is_hidden else 'public'}/{op}-{n}"
+        checks.append(Check(cid, task, title, float(len(cases)), is_hidden, probe, "local", info={"expr": expr}))
     return checks
 
 
@@ -279,7 +282,7 @@ def graph_checks(rng: random.Random) -> list[Check]:
 
     def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
         probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
-        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=30.0)
+        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=10.0)
 
     def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
         return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo")
@@ -318,7 +321,7 @@ def nn_checks(rng: random.Random) -> list[Check]:
             probe |= {"weights": _weights(r, count), "x": _weights(r, args[0]), "backward": True,
                       "coef": [round(r.uniform(0.5, 1.5), 3) for _ in range(nout)], "zero_grad": zero_grad}  # fmt: skip
         judge = "module" if forward else "count"
-        return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=10.0)
+        return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=5.0)
 
     return [
         module("4.1/public/count", "4.1", "Neuron(3) has 4 parameters (3 weights, 1 bias)", "neuron", [3], {}, False, fixed, forward=False),
@@ -365,7 +368,7 @@ def train_checks(rng: random.Random) -> list[Check]:
     def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float) -> Check:  # fmt: skip
         probe = {"kind": "train", **shape, "weights": _weights(r, n), "X": data[0], "y": data[1],
                  "steps": steps, "alpha": 1e-4}  # fmt: skip
-        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=60.0)
+        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=10.0 if steps < 10 else 20.0)
 
     return [
         loss("5.1/public/svm", "svm_loss on five points", "svm_loss", scores, ys, False),

@@ -45,7 +45,7 @@ class Limits:
     cpu_seconds: int = 120
     file_bytes: int = 1 << 20
     open_files: int = 256
-    max_restarts: int = 2
+    max_restarts: int = 1
 
     def rlimits(self) -> dict[str, int]:
         return {

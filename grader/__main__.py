@@ -1,0 +1,132 @@
+"""Command line: `python -m grader grade|check|sample-class ...` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.grading import SubmissionResult
+from grader.report import fmt_points
+from grader.tasks import TASKS
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CLASS = ROOT / "build" / "sample-class"
+
+
+def summary_table(results: list[SubmissionResult], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("student")
+    for section in sorted({t.split(".")[0] for t in TASKS}):
+        table.add_column(f"§{section}", justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("failing tasks")
+    for r in sorted(results, key=lambda r: r.student):
+        scores = r.task_scores
+        row = [r.student]
+        for section in sorted({t.split(".")[0] for t in TASKS}):
+            got = sum(s for t, (s, _) in scores.items() if t.startswith(section + "."))
+            top = sum(m for t, (_, m) in scores.items() if t.startswith(section + "."))
+            row.append(f"{fmt_points(got)}/{fmt_points(top)}")
+        row.append(f"[bold]{fmt_points(r.total)}[/]/{fmt_points(r.max_score)}")
+        row.append(" ".join(t for t, (s, m) in scores.items() if s < m) or "-")
+        table.add_row(*row)
+    return table
+
+
+def cmd_grade(args: argparse.Namespace, console: Console) -> int:
+    from grader.classroom import grade_class
+    from grader.samples import build_sample_class
+
+    submissions = args.submissions
+    if submissions is None:
+        submissions = build_sample_class(SAMPLE_CLASS)
+        console.print(f"Built the embedded sample class in {submissions}")
+    results, warnings = grade_class(
+        submissions, args.out, jobs=args.jobs, secret=args.secret, use_bwrap=False if args.no_bwrap else None
+    )
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(summary_table(results, f"{len(results)} submissions graded into {args.out}"))
+    console.print(f"Grades: {args.out / 'grades.csv'}; per student: results.json (Gradescope) and feedback.md")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from grader.grading import find_package, grade_package
+    from grader.sandbox import Sandbox
+
+    path = args.path
+    root = find_package(path) if path.is_dir() else None
+    if root is None:
+        console.print(f"[red]No micrograd/ package found in {path}[/] (expected {path}/micrograd/engine.py)")
+        return 2
+    sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None)
+    if sandbox.warning:
+        console.print(f"[yellow]note:[/] {sandbox.warning}")
+    tasks = args.task or None
+    result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks)
+    table = Table(title=f"Public checks of {root}")
+    for col in ("task", "", "checks", "points"):
+        table.add_column(col)
+    for task, (score, top) in result.task_scores.items():
+        checks = [c for c in result.checks if c.task == task]
+        passed = sum(c.status == "passed" for c in checks)
+        mark = "[green]✔[/]" if passed == len(checks) else ("[red]✘[/]" if passed == 0 else "[yellow]~[/]")
+        table.add_row(
+            f"{mark} {task}", TASKS[task], f"{passed}/{len(checks)}", f"{fmt_points(score)}/{fmt_points(top)}"
+        )
+    console.print(table)
+    failing = [c for c in result.checks if c.status == "failed"]
+    for c in failing[: args.show]:
+        console.rule(c.name, style="red")
+        console.print(c.output, markup=False, highlight=False)
+    if len(failing) > args.show:
+        console.print(f"... and {len(failing) - args.show} more failing checks (--show N to see more)")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+    if failing:
+        console.print(f"[bold]{len(failing)} of {len(result.checks)} public checks fail.[/]")
+        return 1
+    console.print(
+        f"[bold green]All {len(result.checks)} public checks pass.[/] Hidden checks run the same operations on other "
+        "inputs when your instructor grades; they are not run here."
+    )
+    return 0
+
+
+def cmd_sample_class(args: argparse.Namespace, console: Console) -> int:
+    from grader.samples import build_sample_class
+
+    console.print(f"Sample class written to {build_sample_class(args.out)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grade", help="grade a class of submissions (default: the embedded sample class)")
+    g.add_argument("submissions", nargs="?", type=Path, help="folder with one folder or .zip per student")
+    g.add_argument("--out", type=Path, default=ROOT / "reports", help="where reports go (default: reports/)")
+    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel graders (default: cores)")
+    g.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET or REPORTS/.grader-secret)")
+    g.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap (weaker isolation)")
+    c = sub.add_parser("check", help="self-check a package with the public checks")
+    c.add_argument("path", nargs="?", type=Path, default=ROOT / "student", help="folder holding micrograd/")
+    c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")
+    c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
+    c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")
+    s = sub.add_parser("sample-class", help="write the embedded sample class to a folder")
+    s.add_argument("out", type=Path, nargs="?", default=SAMPLE_CLASS)
+    args = parser.parse_args(argv)
+    console = Console()
+    handler = {"grade": cmd_grade, "check": cmd_check, "sample-class": cmd_sample_class}[args.command]
+    return handler(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""Grade notebook submissions: nbgrader for the notebook, the sandbox for the score.
+
+Submissions sit where nbgrader wants them,
+`assignments/submitted/<student>/<assignment>/<assignment>.ipynb`. For each:
+
+1. real nbgrader, run from assignments/ (the only place it reads its config):
+   `autograde` (10 s cell timeout, deleted test cells put back), then
+   `generate_feedback` (hidden tests and their tracebacks removed) and
+   `export` (its CSV), all recorded in assignments/gradebook.db;
+2. the sandbox: nbgrader runs student code inside its kernel with the
+   instructor's rights (a student can patch builtins or rewrite the
+   gradebook), so the FINAL score comes from the course grader instead. The
+   notebook's definitional cells (tagged in the source notebook with
+   `"micrograd": {"module": ...}`) become a temporary `micrograd/` package,
+   graded by `grade_package` on that assignment's tasks only;
+3. a task that one side passes and the other fails is flagged: a note in the
+   student's feedback.md and a row of REPORTS/notebooks.csv.
+
+Entry point: `grade_notebook_class(course_root, out, jobs)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.grading import SubmissionResult, grade_package, student_seed
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = REPO / "assignments"
+# An nbgrader run per notebook: start-up, kernel, every cell (10 s timeout each).
+AUTOGRADE_TIMEOUT = 600
+TEST_ID = re.compile(r"^(test|hidden)_(\d+)_(\d+)$")
+MAGIC = re.compile(r"^\s*[%!]")
+
+
+@dataclass
+class NotebookGrade:
+    """One notebook: what nbgrader said and what the sandbox said."""
+
+    student: str
+    assignment: str
+    path: Path
+    tasks: list[str]
+    autograde_seconds: float = 0.0
+    nbgrader_ok: bool = False
+    nbgrader_tasks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    manual_pending: float = 0.0  # points of written answers awaiting a human
+    notes: list[str] = field(default_factory=list)
+    result: SubmissionResult | None = None
+
+    @property
+    def nbgrader_score(self) -> tuple[float, float]:
+        return (sum(s for s, _ in self.nbgrader_tasks.values()), sum(m for _, m in self.nbgrader_tasks.values()))
+
+    def disagreements(self) -> list[str]:
+        """Tasks passed in full by one side and not by the other."""
+        if self.result is None:
+            return []
+        sandbox = self.result.task_scores
+        out = []
+        for task in self.tasks:
+            nb_s, nb_m = self.nbgrader_tasks.get(task, (0.0, 0.0))
+            sb_s, sb_m = sandbox.get(task, (0.0, 0.0))
+            if (nb_m > 0 and nb_s >= nb_m) != (sb_m > 0 and sb_s >= sb_m):
+                out.append(task)
+        return out
+
+
+# ----------------------------------------------------------------------- nbgrader
+
+
+def _env() -> dict[str, str]:
+    """nbgrader runs `alembic` from PATH, and the grading kernel imports
+    `grader` (the test cells' `check`) even when the kit is not installed."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), env.get("PYTHONPATH", "")] if p)
+    return env
+
+
+def run_nbgrader(course_root: Path, *args: str, timeout: float = AUTOGRADE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """One nbgrader command, run from the course root (where its config is)."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course_root,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def discover(course_root: Path) -> list[tuple[str, str, Path]]:
+    """(student, assignment, notebook) for every submission placed nbgrader's way."""
+    found = []
+    for path in sorted((course_root / "submitted").glob("*/*/*.ipynb")):
+        student, assignment = path.parent.parent.name, path.parent.name
+        if path.stem == assignment and (course_root / "source" / assignment).is_dir():
+            found.append((student, assignment, path))
+    return found
+
+
+def source_notebook(course_root: Path, assignment: str) -> dict[str, Any]:
+    return json.loads((course_root / "source" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+
+
+def _grade_id(cell: dict[str, Any]) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _task_of(grade_id: str) -> str | None:
+    m = TEST_ID.match(grade_id)
+    return f"{m[2]}.{m[3]}" if m else None
+
+
+def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, bool, str]:
+    """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail)."""
+    shutil.rmtree(course_root / "autograded" / student / assignment, ignore_errors=True)
+    start = time.monotonic()
+    try:
+        proc = run_nbgrader(course_root, "autograde", assignment, f"--student={student}", "--force")
+        ok, log = proc.returncode == 0, proc.stderr
+    except subprocess.TimeoutExpired:
+        ok, log = False, f"nbgrader autograde took longer than {AUTOGRADE_TIMEOUT} s and was stopped"
+    ok = ok and (course_root / "autograded" / student / assignment / f"{assignment}.ipynb").is_file()
+    return round(time.monotonic() - start, 2), ok, log[-2000:]
+
+
+def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
+    """nbgrader's per-task points (public + hidden cells) from gradebook.db."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db = f"sqlite:///{course_root / 'gradebook.db'}"
+    with Gradebook(db, course_id="micrograd") as gb:
+        try:
+            nb = gb.find_submission_notebook(grade.assignment, grade.assignment, grade.student)
+        except MissingEntry:
+            return
+        scores: dict[str, list[float]] = {}
+        for g in nb.grades:
+            task = _task_of(g.name)
+            if task is None:
+                if g.needs_manual_grade or g.manual_score is None:
+                    grade.manual_pending += g.max_score
+                continue
+            entry = scores.setdefault(task, [0.0, 0.0])
+            entry[0] += g.score or 0.0
+            entry[1] += g.max_score
+    grade.nbgrader_tasks = {t: (s, m) for t, (s, m) in scores.items()}
+
+
+def timed_out_cells(course_root: Path, grade: NotebookGrade) -> list[str]:
+    """Cells of the autograded notebook that nbgrader stopped at its timeout."""
+    path = course_root / "autograded" / grade.student / grade.assignment / f"{grade.assignment}.ipynb"
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    out = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and "Timeout" in output.get("ename", ""):
+                out.append(_grade_id(cell) or f"cell {index + 1}")
+    return out
+
+
+# ------------------------------------------------------------------------ package
+
+
+def extract_package(source: dict[str, Any], submitted: dict[str, Any], dest: Path) -> list[str]:
+    """Write `dest/micrograd/` from a submission's definitional cells; return notes.
+
+    Which cells define which module, and in what order, comes from the SOURCE
+    notebook (the instructor's), never from the submission's metadata. A
+    solution cell's code is the student's (found by its nbgrader grade id);
+    a given, read-only cell's code is the source's, as nbgrader would restore it.
+    """
+    meta = source.get("metadata", {}).get("micrograd", {})
+    prologue: dict[str, str] = meta.get("prologue", {})
+    student_cells = {
+        _grade_id(c): c for c in submitted.get("cells", []) if _grade_id(c) and c.get("cell_type") == "code"
+    }
+    modules: dict[str, list[str]] = {}
+    notes = []
+    for cell in source.get("cells", []):
+        module = cell.get("metadata", {}).get("micrograd", {}).get("module")
+        grade_id = _grade_id(cell)
+        if not module or not grade_id:
+            continue
+        nbg = cell["metadata"]["nbgrader"]
+        if nbg.get("solution"):
+            mine = student_cells.get(grade_id)
+            if mine is None:
+                notes.append(f"The solution cell `{grade_id}` is missing from the notebook; its code is not graded.")
+                continue
+            # Magics (`%time`, `!pip`) are notebook syntax, not Python.
+            code = "\n".join(line for line in _source(mine).split("\n") if not MAGIC.match(line))
+        else:
+            code = _source(cell)
+        modules.setdefault(module, []).append(code)
+    package = dest / "micrograd"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('"""A micrograd package rebuilt from a notebook."""\n', encoding="utf-8")
+    for module, codes in modules.items():
+        head = prologue.get(module, "from __future__ import annotations")
+        (package / f"{module}.py").write_text("\n\n\n".join([head, *codes]) + "\n", encoding="utf-8")
+    for module in ("engine", "nn", "train"):
+        # Modules this assignment does not teach: empty, so importing them works.
+        path = package / f"{module}.py"
+        if not path.exists():
+            path.write_text(f'"""micrograd/{module}.py: not part of this assignment."""\n', encoding="utf-8")
+    return notes
+
+
+def sandbox_grade(course_root: Path, grade: NotebookGrade, seed: int, sandbox: Any = None) -> None:
+    """The final score: the sandboxed probes on the notebook's own code."""
+    source = source_notebook(course_root, grade.assignment)
+    try:
+        submitted = json.loads(grade.path.read_text(encoding="utf-8"))
+        if not isinstance(submitted, dict):
+            raise ValueError("the top level is not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        grade.notes.insert(0, f"`{grade.path.name}` is not a valid notebook file ({exc}); nothing could be graded.")
+        grade.result = grade_package(None, grade.student, tasks=grade.tasks, seed=seed, sandbox=sandbox)
+        return
+    with tempfile.TemporaryDirectory(prefix="notebook-") as tmp:
+        grade.notes += extract_package(source, submitted, Path(tmp))
+        grade.result = grade_package(Path(tmp), grade.student, tasks=grade.tasks, seed=seed, sandbox=sandbox)
+    tests = {_grade_id(c) for c in source["cells"] if _grade_id(c) and TEST_ID.match(_grade_id(c) or "")}
+    deleted = sorted(tests - {_grade_id(c) for c in submitted.get("cells", [])})
+    for grade_id in deleted:
+        grade.notes.append(
+            f"The test cell `{grade_id}` (task {_task_of(grade_id)}) was deleted from the notebook; "
+            "nbgrader put it back and ran it."
+        )
+
+
+# -------------------------------------------------------------------------- class
+
+
+def grade_notebook_class(
+    course_root: Path = COURSE,
+    out: Path = REPO / "reports" / "notebooks",
+    jobs: int = 1,
+    *,
+    secret: bytes | None = None,
+    sandbox: Any = None,
+) -> list[SubmissionResult]:
+    """Grade every notebook under `course_root/submitted`, write the reports into `out`.
+
+    One SubmissionResult per student (all their assignments together), as
+    `grader.report.write_reports` writes it; nbgrader's own feedback HTML is
+    copied to `out/<student>/notebooks/`, its export to `out/nbgrader_grades.csv`,
+    and the comparison to `out/notebooks.csv`. `jobs` nbgrader autogrades run
+    at once. `secret` seeds each student's hidden probes (as `python -m grader`).
+    """
+    from grader.classroom import load_secret
+    from grader.report import write_reports
+
+    course_root, out = course_root.resolve(), out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    key = secret or load_secret(out)
+    subs = discover(course_root)
+    grades = []
+    for student, assignment, path in subs:
+        tasks = source_notebook(course_root, assignment).get("metadata", {}).get("micrograd", {}).get("tasks", [])
+        grades.append(NotebookGrade(student, assignment, path, list(tasks)))
+
+    # nbgrader needs each assignment's source cells in its gradebook; releasing
+    # again records them (--force: it silently skips existing outputs).
+    for assignment in sorted({g.assignment for g in grades}):
+        proc = run_nbgrader(course_root, "generate_assignment", assignment, "--force")
+        if proc.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-2000:]}")
+
+    def one(g: NotebookGrade) -> None:
+        g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        if not g.nbgrader_ok:
+            invalid = "NotJSONError" in log or "JSONDecodeError" in log
+            g.notes.append(
+                f"nbgrader could not autograde {g.assignment} "
+                f"({'the notebook is not valid JSON' if invalid else 'see its log: ' + log[-300:]})."
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, grades))
+
+    for assignment in sorted({g.assignment for g in grades}):
+        run_nbgrader(course_root, "generate_feedback", assignment, "--force")
+    run_nbgrader(course_root, "export", f"--to={out / 'nbgrader_grades.csv'}")
+
+    for g in grades:
+        read_gradebook(course_root, g)
+        stopped = timed_out_cells(course_root, g)
+        if stopped:
+            g.notes.append(
+                f"nbgrader stopped {len(stopped)} cell(s) after 10 s each ({', '.join(stopped)}): an infinite loop?"
+            )
+        sandbox_grade(course_root, g, student_seed(key, g.student), sandbox)
+        for task in g.disagreements():
+            nb_s, nb_m = g.nbgrader_tasks.get(task, (0.0, 0.0))
+            sb_s, sb_m = g.result.task_scores.get(task, (0.0, 0.0)) if g.result else (0.0, 0.0)
+            g.notes.append(
+                f"DISAGREEMENT on task {task}: nbgrader gave {nb_s:g}/{nb_m:g}, "
+                f"the sandboxed grader {sb_s:g}/{sb_m:g}. The sandboxed score counts; "
+                "an instructor should look at this notebook."
+            )
+
+    results = merge_by_student(grades)
+    write_reports(out, results)
+    for g in grades:
+        html = course_root / "feedback" / g.student / g.assignment / f"{g.assignment}.html"
+        if html.is_file():
+            (out / g.student / "notebooks").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(html, out / g.student / "notebooks" / html.name)
+    (out / "notebooks.csv").write_text(comparison_csv(grades), encoding="utf-8")
+    return results
+
+
+def merge_by_student(grades: Sequence[NotebookGrade]) -> list[SubmissionResult]:
+    """One result per student: the checks of all their notebooks (tasks never overlap)."""
+    merged: dict[str, SubmissionResult] = {}
+    for g in grades:
+        r = g.result or SubmissionResult(student=g.student)
+        into = merged.setdefault(g.student, SubmissionResult(student=g.student, sandbox=r.sandbox))
+        into.checks += r.checks
+        nb_s, nb_m = g.nbgrader_score
+        header = f"Notebook {g.assignment}: nbgrader {nb_s:g}/{nb_m:g} automatic points"
+        if g.manual_pending:
+            header += f" (+{g.manual_pending:g} for the written answer, graded by hand)"
+        into.notes.append(header + ".")
+        into.notes += [f"{g.assignment}: {n}" for n in g.notes + r.notes]
+        into.seconds = round(into.seconds + r.seconds + g.autograde_seconds, 3)
+        into.fingerprint = into.fingerprint or r.fingerprint
+    return [merged[s] for s in sorted(merged)]
+
+
+def comparison_csv(grades: Sequence[NotebookGrade]) -> str:
+    """A row per notebook: both scores, the flag, the autograde time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["student", "assignment", "nbgrader_score", "nbgrader_max", "sandbox_score", "sandbox_max",
+         "disagree", "disagreeing_tasks", "nbgrader_ok", "autograde_seconds"]
+    )  # fmt: skip
+    for g in sorted(grades, key=lambda g: (g.student, g.assignment)):
+        nb_s, nb_m = g.nbgrader_score
+        sb_s, sb_m = (g.result.total, g.result.max_score) if g.result else (0.0, 0.0)
+        tasks = g.disagreements()
+        writer.writerow(
+            [g.student, g.assignment, f"{nb_s:g}", f"{nb_m:g}", f"{sb_s:g}", f"{sb_m:g}",
+             "yes" if tasks else "no", " ".join(tasks), "yes" if g.nbgrader_ok else "no", f"{g.autograde_seconds:.1f}"]
+        )  # fmt: skip
+    return buffer.getvalue()
