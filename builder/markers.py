@@ -65,7 +65,8 @@ def parse_regions(path: Path, text: str | None = None, tasks: Mapping[str, str] 
     """
     if text is None:
         text = path.read_text(encoding="utf-8")
-    lines = text.splitlines()
+    # split('\n'), not splitlines(): a form feed inside a line must not shift the line numbers.
+    lines = text.replace("\r\n", "\n").split("\n")
     regions: list[Region] = []
     open_at: tuple[int, str, str, str] | None = None  # (line, task, description, indent)
     for number, line in enumerate(lines, start=1):

@@ -101,7 +101,7 @@ def where(tree: ast.Module, line: int) -> str:
 
 def render_module(path: Path, text: str, regions: list[Region]) -> str:
     """The module's text with each region replaced by its stub; checked to still parse."""
-    lines = text.splitlines()
+    lines = text.replace("\r\n", "\n").split("\n")  # as parse_regions numbers them
     out: list[str] = []
     cursor = 1
     for region in regions:
@@ -109,7 +109,7 @@ def render_module(path: Path, text: str, regions: list[Region]) -> str:
         out.extend(stub_lines(f"Task {region.task}: {region.description}", region.indent))
         cursor = region.end + 1
     out.extend(lines[cursor - 1 :])
-    rendered = "\n".join(out) + "\n"
+    rendered = "\n".join(out)  # split/join keeps the file's own ending, byte for byte
     try:
         ast.parse(rendered, filename=str(path))
     except SyntaxError as err:

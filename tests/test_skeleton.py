@@ -12,6 +12,7 @@ import sys
 import textwrap
 import tomllib
 import xml.etree.ElementTree as ET
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from builder.__main__ import main
 from builder.markers import BEGIN_RE, END_RE, parse_regions
 from builder.skeleton import OUTPUT, collect_stubs, package_sources, pytest_markers
-from builder.tree import compare_trees, walk
+from builder.tree import IGNORED, compare_trees, walk
 from grader.tasks import TASKS, task_marker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +86,21 @@ def test_student_pyproject() -> None:
         assert options["markers"] == pytest_markers()
         assert "--strict-markers" in options["addopts"]
     assert [m.split(":")[0] for m in pytest_markers()] == [task_marker(t) for t in TASKS]
+
+
+def test_student_builds_as_a_package(tmp_path: Path) -> None:
+    """`pip install student` works: a wheel named micrograd with every module (built from a copy: no clutter)."""
+    pytest.importorskip("setuptools")  # offline: build with the installed setuptools, not an isolated download
+    shutil.copytree(STUDENT, tmp_path / "src", ignore=shutil.ignore_patterns(*IGNORED))
+    result = run(
+        "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist", tmp_path / "src",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = (tmp_path / "dist").glob("micrograd-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name for name in archive.namelist() if name.startswith("micrograd/")}
+    assert shipped == {f"micrograd/{p.name}" for p in package_sources(REFERENCE)}
 
 
 # ------------------------------------------------------------------ leaks
@@ -218,6 +234,27 @@ def test_stubs_replace_regions_in_place() -> None:
         ]
         assert len(found) == 1, f"{stub.module} {stub.where}: expected one stub for [{stub.region.task}]"
         assert found[0].col_offset == len(stub.region.indent)
+
+
+def test_code_outside_regions_is_unchanged() -> None:
+    """Take the regions out of the reference and the stubs out of the skeleton: the rest is identical."""
+    for path in package_sources(REFERENCE):
+        relative = path.relative_to(REFERENCE)
+        ours = (STUDENT / relative).read_bytes()
+        if path.suffix != ".py":
+            assert ours == path.read_bytes(), relative
+            continue
+        region_lines = {n for region in parse_regions(path) for n in range(region.start, region.end + 1)}
+        reference = [line for n, line in enumerate(path.read_text().split("\n"), 1) if n not in region_lines]
+        text = ours.decode()
+        stubs = {
+            n
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Raise) and "NotImplementedError" in ast.unparse(node)
+            for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        }
+        student = [line for n, line in enumerate(text.split("\n"), 1) if n not in stubs]
+        assert student == reference, f"{relative}: code outside the regions differs from the reference"
 
 
 PROBES = r"""
