@@ -45,7 +45,12 @@ class Stub:
     @property
     def message(self) -> str:
         """The NotImplementedError message, which always starts with 'Task x.y:'."""
-        return f"Task {self.region.task}: {self.region.description}"
+        return stub_message(self.region)
+
+
+def stub_message(region: Region) -> str:
+    """What a stub raises: 'Task 1.1: <the region's description>' (the public tests match on the prefix)."""
+    return f"Task {region.task}: {region.description}"
 
 
 def py_string(text: str) -> str:
@@ -106,7 +111,7 @@ def render_module(path: Path, text: str, regions: list[Region]) -> str:
     cursor = 1
     for region in regions:
         out.extend(lines[cursor - 1 : region.start - 1])
-        out.extend(stub_lines(f"Task {region.task}: {region.description}", region.indent))
+        out.extend(stub_lines(stub_message(region), region.indent))
         cursor = region.end + 1
     out.extend(lines[cursor - 1 :])
     rendered = "\n".join(out)  # split/join keeps the file's own ending, byte for byte
