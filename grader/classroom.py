@@ -54,10 +54,13 @@ _SANDBOX: Sandbox | None = None
 def _init_worker(use_bwrap: bool | None) -> None:
     global _SANDBOX
     _SANDBOX = Sandbox(use_bwrap=use_bwrap)
+    from grader import rubric
     from grader.oracle import _torch, reference_api
 
+    # Pay the imports (torch, scikit-learn) once per worker, not per student.
     _torch()
     reference_api()
+    rubric.build(0)
 
 
 def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None = None) -> Graded:

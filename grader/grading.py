@@ -22,7 +22,7 @@ from grader.sandbox import Outcome, Sandbox
 from grader.tasks import TASKS
 
 MODULE_FILES = ("engine", "nn", "train")
-TIMEOUT_AFTER_TIMEOUT = 4.0  # seconds per probe once a submission has looped
+TIMEOUT_AFTER_TIMEOUT = 2.5  # seconds per probe once a submission has looped
 SECTION_NEEDS = {"3": ("1", "2"), "4": ("1", "2", "3"), "5": ("1", "2", "3", "4")}
 
 
@@ -173,7 +173,7 @@ def _run_groups(
     outcomes: dict[str, Outcome] = {}
     cap = float("inf")  # once a probe has timed out, later groups get short timeouts
     for group, (modules, budget) in rubric.GROUPS.items():
-        members = [c for c in checks if c.group == group]
+        members = sorted((c for c in checks if c.group == group), key=lambda c: c.walks_graph)
         if not members:
             continue
         blocking = [problems[m] for m in modules if m in problems]

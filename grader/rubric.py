@@ -80,6 +80,13 @@ class Check:
     def group(self) -> str:
         return GROUP_OF_SECTION[self.task.split(".")[0]]
 
+    @property
+    def walks_graph(self) -> bool:
+        """Does the probe call backward() or the topological sort? Those run last
+        in their group, so an endless loop there cannot cost the other checks."""
+        p = self.probe
+        return p["kind"] in ("topo", "chain", "loss", "train") or bool(p.get("backward"))
+
 
 # ----------------------------------------------------------------- programs
 

@@ -160,7 +160,7 @@ def main() -> None:
             send({"id": item["id"], "result": run_probe(api, item["probe"])})
         except BaseException as exc:
             send({"id": item["id"], "error": describe(exc, submission)})
-        gc.collect()
+        gc.collect(0)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ def build_sample_class(out: Path) -> Path:
     for name, text in (("engine.py", CHEAT_ENGINE), ("nn.py", CHEAT_NN), ("train.py", CHEAT_TRAIN)):
         (out / "ivan" / "micrograd" / name).write_text(text, encoding="utf-8")
     _copy_package(REFERENCE, out / "jade")  # an endless loop in the topological sort
-    _edit(out / "jade" / "micrograd" / "engine.py", "        while stack:\n", "        while True:\n")
+    _edit(out / "jade" / "micrograd" / "engine.py", "            node = stack.pop()\n", "            node = stack[-1]\n")
     _copy_package(REFERENCE, out / "kai")  # a syntax error
     _edit(out / "kai" / "micrograd" / "engine.py", "    def exp(self) -> Value:", "    def exp(self) -> Value\n")
     _copy_package(REFERENCE, out / "lena")  # os._exit at import time of nn.py

@@ -1,6 +1,5 @@
-"""micrograd: a scalar autodiff engine and a tiny neural-network library (reference)."""
+"""micrograd: a scalar autodiff engine and a tiny neural-network library."""
 
 from micrograd.engine import Value
 
 __all__ = ["Value"]
-

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Union
 
 from micrograd.engine import Value
 
-Input = Union[Value, float]
+Input = Value | float
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 

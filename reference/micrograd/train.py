@@ -73,7 +73,9 @@ class History:
     accuracy: list[float] = field(default_factory=list)
 
 
-def classify_loss(model: Module, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4) -> tuple[Value, float]:
+def classify_loss(
+    model: Module, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4
+) -> tuple[Value, float]:
     """The demo's objective, svm_loss + l2_penalty, and the accuracy on (X, y)."""
     scores = [model([Value(v) for v in row]) for row in X]
     total = svm_loss(scores, y) + l2_penalty(model.parameters(), alpha)

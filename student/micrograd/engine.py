@@ -24,15 +24,15 @@ freed by reference counting the moment you drop it.
 
 from __future__ import annotations
 
-import math
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Real
-from typing import Union
+from typing import TypeAlias
 
-Number = Union[int, float]
-Operand = Union["Value", int, float]
+Number: TypeAlias = int | float
+Operand: TypeAlias = "Value | int | float"
 
 
 class ZeroDivisionValueError(ZeroDivisionError, ValueError):
@@ -80,7 +80,7 @@ class Value:
     (-3.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_prev", "_rule")
+    __slots__ = ("_op", "_prev", "_rule", "data", "grad", "label")
 
     def __init__(
         self,
