@@ -185,7 +185,7 @@ def probe_chain(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
 
 def _set_weights(params: list[Any], weights: list[float]) -> None:
     if len(params) != len(weights):
-        raise ProbeError(f"expected {len(weights)} parameters, the model has {len(params)}")
+        raise ProbeError(f"parameters() returned {len(params)} values, which does not fit the model's shape")
     for p, w in zip(params, weights):
         p.data = w
 

@@ -73,7 +73,7 @@ class Check:
     hidden: bool
     probe: dict[str, Any]
     judge: str
-    timeout: float = 3.0
+    timeout: float = 2.0  # seconds; the reference needs milliseconds
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -289,7 +289,7 @@ def graph_checks(rng: random.Random) -> list[Check]:
 
     def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
         probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
-        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=10.0)
+        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0)
 
     def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
         return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo")
@@ -328,7 +328,7 @@ def nn_checks(rng: random.Random) -> list[Check]:
             probe |= {"weights": _weights(r, count), "x": _weights(r, args[0]), "backward": True,
                       "coef": [round(r.uniform(0.5, 1.5), 3) for _ in range(nout)], "zero_grad": zero_grad}  # fmt: skip
         judge = "module" if forward else "count"
-        return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=5.0)
+        return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=3.0)
 
     return [
         module("4.1/public/count", "4.1", "Neuron(3) has 4 parameters (3 weights, 1 bias)", "neuron", [3], {}, False, fixed, forward=False),
@@ -375,7 +375,7 @@ def train_checks(rng: random.Random) -> list[Check]:
     def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float) -> Check:  # fmt: skip
         probe = {"kind": "train", **shape, "weights": _weights(r, n), "X": data[0], "y": data[1],
                  "steps": steps, "alpha": 1e-4}  # fmt: skip
-        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=10.0 if steps < 10 else 20.0)
+        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=8.0 if steps < 10 else 15.0)
 
     return [
         loss("5.1/public/svm", "svm_loss on five points", "svm_loss", scores, ys, False),

@@ -152,7 +152,7 @@ def accuracy(scores, ys):
     return 1.0
 '''
 
-EXIT_NN = "import os\n\nos._exit(3)  # kills the process while it is being imported\n"
+EXIT_NN = "from micrograd.engine import Value\n\nimport os\n\nos._exit(3)  # kills the process while it is being imported\n"
 
 
 def _copy_package(src: Path, dest: Path) -> None:
@@ -187,7 +187,7 @@ def build_sample_class(out: Path) -> Path:
     _copy_package(REFERENCE, out / "kai")  # a syntax error
     _edit(out / "kai" / "micrograd" / "engine.py", "    def exp(self) -> Value:", "    def exp(self) -> Value\n")
     _copy_package(REFERENCE, out / "lena")  # os._exit at import time of nn.py
-    (out / "lena" / "micrograd" / "nn.py").write_text(EXIT_NN + (REFERENCE / "nn.py").read_text(), encoding="utf-8")
+    _edit(out / "lena" / "micrograd" / "nn.py", "from micrograd.engine import Value\n", EXIT_NN)
     _copy_package(REFERENCE, out / "milo")  # train.py saved as Latin-1
     train = (REFERENCE / "train.py").read_text(encoding="utf-8")
     (out / "milo" / "micrograd" / "train.py").write_bytes(("# écrit par Milo\n" + train).encode("latin-1"))

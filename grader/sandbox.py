@@ -175,9 +175,11 @@ class Sandbox:
         modules: list[str],
         probes: list[tuple[str, dict[str, Any], float]],
         budget: float,
+        max_restarts: int | None = None,
     ) -> GroupRun:
         """Run `probes` (id, probe, seconds allowed) against `submission`, a
         folder holding a `micrograd/` package; restart after a timeout or crash."""
+        restarts_allowed = self.limits.max_restarts if max_restarts is None else max_restarts
         run = GroupRun()
         start = time.monotonic()
         remaining = list(probes)
@@ -204,7 +206,7 @@ class Sandbox:
                     break
                 remaining = remaining[stop_after + 1 :]
                 restarts += 1
-                if remaining and restarts > self.limits.max_restarts:
+                if remaining and restarts > restarts_allowed:
                     for pid, _, _ in remaining:
                         run.outcomes[pid] = Outcome(
                             "skipped", message="not run: earlier probes in this group timed out or crashed"
