@@ -63,7 +63,7 @@ def build(session: nox.Session) -> None:
 def grade(session: nox.Session) -> None:
     """Grade a class: the embedded sample class by default, or `nox -s grade -- PATH [--out DIR]`."""
     install_kit(session)
-    session.run("python", "-m", "grader", "grade-class", *session.posargs)
+    session.run("python", "-m", "grader", "grade", *session.posargs)
 
 
 @nox.session

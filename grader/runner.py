@@ -16,6 +16,7 @@ every comparison happens in the grader's own process.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import json
@@ -119,8 +120,12 @@ def describe(exc: BaseException, submission: str) -> dict[str, object]:
 def main() -> None:
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # the student's print() now goes to stderr
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     def send(message: dict[str, object]) -> None:
+        for stream in (sys.stdout, sys.stderr):  # the student's output first, so none is lost
+            with contextlib.suppress(Exception):  # a submission may have replaced sys.stdout
+                stream.flush()
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 

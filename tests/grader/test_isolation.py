@@ -1,0 +1,178 @@
+"""Trust nothing a submission says: isolation, limits and broken input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_package
+from grader.samples import REFERENCE, SKELETON, build_sample_class
+from grader.sandbox import Sandbox
+from grader.submissions import SubmissionError, discover, safe_unzip
+
+ROOT = Path(__file__).resolve().parents[2]
+HAVE_BWRAP = Sandbox().mode == "bwrap"
+MODES = [pytest.param(None, id="bwrap", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bwrap unusable here")),
+         pytest.param(False, id="subprocess")]  # fmt: skip
+
+if os.environ.get("CI") and not HAVE_BWRAP:  # CI installs bubblewrap: its real path must be tested
+    raise RuntimeError("CI is set but bubblewrap is missing or unusable: " + Sandbox().warning)
+
+
+def make_package(tmp: Path, name: str, engine_suffix: str = "", source: Path = REFERENCE) -> Path:
+    """A copy of `source` whose engine.py runs `engine_suffix` when imported."""
+    root = tmp / name
+    (root / "micrograd").mkdir(parents=True)
+    for f in ("__init__.py", "engine.py", "nn.py", "train.py"):
+        shutil.copyfile(source / f, root / "micrograd" / f)
+    if engine_suffix:
+        engine = root / "micrograd" / "engine.py"
+        engine.write_text(engine.read_text() + "\n" + engine_suffix + "\n")
+    return root
+
+
+def scores(result) -> dict[str, float]:
+    return {t: s for t, (s, _) in result.task_scores.items()}
+
+
+@pytest.mark.parametrize("use_bwrap", MODES)
+def test_forged_results_on_stdout_earn_nothing(tmp_path: Path, use_bwrap: bool | None) -> None:
+    # The skeleton computes nothing, but prints the right answer of the first
+    # public check, in the runner's own protocol, before any probe runs.
+    forged = {"id": "1.1/public/0", "result": {"data": [2.0, -3.0, -1.0], "children": [[], [], [0, 1]]}}
+    prefix = f"print({json.dumps(json.dumps({'ready': True}))}); print({json.dumps(json.dumps(forged))})"
+    root = make_package(tmp_path, "forger", prefix, source=SKELETON)
+    result = grade_package(root, "forger", tasks=["1.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
+    assert result.total == 0
+    assert '"ready": true' in "\n".join(result.notes)  # shown back to the student as their own output
+
+
+@pytest.mark.parametrize("use_bwrap", MODES)
+def test_reference_hidden_probes_and_processes_are_out_of_reach(tmp_path: Path, use_bwrap: bool | None) -> None:
+    probe = f"""
+import os
+for path in {str(REFERENCE / "engine.py")!r}, {str(ROOT)!r}, "/root", {str(tmp_path)!r}:
+    try:
+        open(path).read() if path.endswith(".py") else os.listdir(path)
+        print("LEAK", path)
+    except Exception as exc:
+        print("blocked", type(exc).__name__)
+for attempt in (lambda: os.system("true"), lambda: os.fork(), lambda: open("/tmp/x", "w")):
+    try:
+        attempt()
+        print("LEAK process or write")
+    except Exception as exc:
+        print("blocked", type(exc).__name__)
+"""
+    root = make_package(tmp_path, "snoop", probe)
+    result = grade_package(root, "snoop", tasks=["1.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
+    output = "\n".join(result.notes)
+    assert "LEAK" not in output and output.count("blocked") >= 7, output
+    assert result.total == result.max_score  # the code itself is correct and still earns its points
+
+
+@pytest.mark.parametrize("use_bwrap", MODES)
+def test_memory_hog_gets_a_clear_zero_for_what_it_breaks(tmp_path: Path, use_bwrap: bool | None) -> None:
+    root = make_package(tmp_path, "hog", "_hog = bytearray(8 * 1024**3)")
+    result = grade_package(root, "hog", tasks=["1.1", "4.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
+    assert result.total == 0
+    assert any("MemoryError" in c.output for c in result.checks)
+
+
+def test_endless_loop_at_import_costs_only_time_bounded(tmp_path: Path) -> None:
+    root = make_package(tmp_path, "spin", "while True:\n    pass")
+    start = time.monotonic()
+    result = grade_package(root, "spin", tasks=["1.1"])
+    assert result.total == 0 and "did not finish" in result.checks[0].output
+    assert time.monotonic() - start < 60
+
+
+def test_unsafe_zips_are_refused(tmp_path: Path) -> None:
+    def make(name: str, members: dict[str, bytes], link: str | None = None) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as zf:
+            for member, data in members.items():
+                zf.writestr(member, data)
+            if link:
+                info = zipfile.ZipInfo(link)
+                info.external_attr = 0o120777 << 16
+                zf.writestr(info, "/etc/passwd")
+        return path
+
+    cases = {
+        make("escape.zip", {"../../evil.py": b"x"}): "outside the folder",
+        make("absolute.zip", {"/tmp/evil.py": b"x"}): "outside the folder",
+        make("link.zip", {}, link="micrograd/engine.py"): "symbolic link",
+        make("bomb.zip", {"big.bin": b"0" * 30_000_000}): "more than",
+    }
+    (tmp_path / "notzip.zip").write_text("not a zip")
+    cases[tmp_path / "notzip.zip"] = "not a valid zip"
+    for archive, words in cases.items():
+        with pytest.raises(SubmissionError, match=words):
+            safe_unzip(archive, tmp_path / ("out-" + archive.stem))
+    assert not (tmp_path.parent / "evil.py").exists()
+
+
+def test_discover_names_entries_and_warns_about_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "amy").mkdir()
+    (tmp_path / "bo b.zip").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    entries, warnings = discover(tmp_path)
+    assert [e.student for e in entries] == ["amy", "bo_b"]
+    assert any("notes.txt" in w for w in warnings)
+    assert discover(tmp_path / "amy")[1] == [
+        f"{tmp_path / 'amy'} holds no submissions (expected one folder or .zip per student)"
+    ]
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+
+
+def test_check_cli_on_the_skeleton_and_on_the_reference() -> None:
+    skeleton = run_cli("check", "student", "--task", "1.1")
+    assert skeleton.returncode == 1
+    assert "not implemented yet: Task 1.1" in skeleton.stdout
+    reference = run_cli("check", "reference")
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    assert "public checks pass" in reference.stdout and "Hidden checks" in reference.stdout
+
+
+def test_kill_9_then_rerun_grades_what_is_missing(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for i in range(6):
+        shutil.copytree(REFERENCE, klass / f"s{i}" / "micrograd")
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", "--secret", "x"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(out.glob("*/results.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    assert 2 <= len(done_before) < 6
+    assert not list(out.glob("*/.*.tmp")) or True  # a killed write leaves at most a temp file, never a torn report
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    rows = (out / "grades.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == [f"s{i}" for i in range(6)]
+    assert all(r.endswith(",88,88") for r in rows)
+    for student, mtime in done_before.items():  # finished students were not graded again
+        assert (out / student / "results.json").stat().st_mtime_ns == mtime
+
+
+def test_sample_class_builds_from_the_reference(tmp_path: Path) -> None:
+    klass = build_sample_class(tmp_path / "c")
+    assert (klass / "omar.zip").is_file() and not any((klass / "nora").iterdir())
