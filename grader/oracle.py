@@ -186,7 +186,7 @@ def torch_probe(probe: dict[str, Any]) -> dict[str, Any]:
         else:
             loss = probe["alpha"] * (stacked * stacked).sum()
         loss.backward()
-        return {"data": float(loss), "grad": [grad_of(v) for v in values]}
+        return {"data": loss.item(), "grad": [grad_of(v) for v in values]}
     raise ValueError(f"no torch oracle for {kind}")
 
 
