@@ -33,8 +33,8 @@ def install_kit(session: nox.Session, *extras: str) -> None:
 def tests(session: nox.Session) -> None:
     """The kit's own tests: reference, skeleton, grader, notebooks."""
     install_kit(session, "test")
-    session.run("ruff", "check", ".")
     session.run("pytest", *session.posargs)
+    session.run("ruff", "check", ".")
 
 
 @nox.session

@@ -63,7 +63,7 @@ def per_submission(tmp: Path, copies: int, jobs: int) -> bool:
     elapsed, results = timed_class(klass, tmp / "reports-classic", jobs)
     full = sum(r.total == r.max_score for r in results)
     per = elapsed / copies
-    print(f"classic-closure engine: {copies} submissions, {jobs} jobs: {elapsed:.1f} s wall, {per:.2f} s each amortised")
+    print(f"classic-closure engine: {copies} submissions, {jobs} jobs: {elapsed:.1f} s wall, {per:.2f} s each")
     print(f"  full marks: {full}/{copies}; child+judge time per submission: "
           f"{sum(r.seconds for r in results) / len(results):.2f} s")  # fmt: skip
     ok = per <= TARGET_PER_SUBMISSION and full == copies
