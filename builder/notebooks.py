@@ -221,8 +221,12 @@ class Assignment:
         if intro:
             self.md(intro)
         self.cells.append(Cell("code", public, grade_id=f"test_{tid}", role="test", points=PUBLIC_POINTS))
+        # The public checks again, outside the hidden region: a hidden cell of
+        # the released notebook must fail until the task is done, or
+        # `nbgrader validate --invert` reports it as passing.
         hidden = (
             f"# Task {task}: hidden checks, on fresh inputs, run when your notebook is graded.\n"
+            f'check("{task}", globals())\n'
             "### BEGIN HIDDEN TESTS\n"
             f'check("{task}", globals(), hidden=True)\n'
             "### END HIDDEN TESTS"
@@ -681,7 +685,6 @@ def assignment_training(engine: Source, nn: Source, train: Source, data: Source,
     a.define("nn_header", "nn", header_cell(nn))
     a.define("nn_module", "nn", definitions(nn, ["Module"]))
     a.define("nn_neuron", "nn", definitions(nn, ["Neuron"]))
-    a.tests("4.1", "### Check: task 4.1")
     a.md(
         """
         ## Layers and the MLP
@@ -693,9 +696,11 @@ def assignment_training(engine: Source, nn: Source, train: Source, data: Source,
         """
     )
     a.define("nn_layer", "nn", definitions(nn, ["Layer"]))
-    a.tests("4.2", "### Check: task 4.2")
     a.define("nn_mlp", "nn", definitions(nn, ["MLP"]))
-    a.tests("4.3", "### Check: task 4.3")
+    # The checks build neurons, layers and MLPs alike: all three must exist first.
+    a.md("### Checks: tasks 4.1 to 4.3 (run them once `Neuron`, `Layer` and `MLP` are all defined)")
+    for task in ("4.1", "4.2", "4.3"):
+        a.tests(task)
     a.md(
         """
         ## Losses
