@@ -16,6 +16,7 @@ from grader.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CLASS = ROOT / "build" / "sample-class"
+COURSE = ROOT / "assignments"
 
 
 def summary_table(results: list[SubmissionResult], title: str) -> Table:
@@ -42,9 +43,10 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     from grader.classroom import grade_class
     from grader.samples import build_sample_class
 
-    submissions = args.submissions
+    submissions, notebooks = args.submissions, args.notebooks
     if submissions is None:
         submissions = build_sample_class(SAMPLE_CLASS)
+        notebooks = notebooks or COURSE
         console.print(f"Built the embedded sample class in {submissions}")
     results, warnings = grade_class(
         submissions, args.out, jobs=args.jobs, secret=args.secret, use_bwrap=False if args.no_bwrap else None
@@ -53,6 +55,15 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[yellow]warning:[/] {w}")
     console.print(summary_table(results, f"{len(results)} submissions graded into {args.out}"))
     console.print(f"Grades: {args.out / 'grades.csv'}; per student: results.json (Gradescope) and feedback.md")
+    if notebooks:
+        from grader.classroom import load_secret
+        from grader.notebooks import grade_notebook_class
+
+        out = args.out / "notebooks"
+        console.print(f"Grading the notebooks submitted to {notebooks / 'submitted'} with nbgrader and the sandbox ...")
+        nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=load_secret(args.out, args.secret))
+        console.print(summary_table(nb_results, f"{len(nb_results)} notebook students graded into {out}"))
+        console.print(f"Grades: {out / 'grades.csv'}; nbgrader vs sandbox per notebook: {out / 'notebooks.csv'}")
     return 0
 
 
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel graders (default: cores)")
     g.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET or REPORTS/.grader-secret)")
     g.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap (weaker isolation)")
+    g.add_argument("--notebooks", type=Path, help="also grade the notebooks in an nbgrader course root")
     c = sub.add_parser("check", help="self-check a package with the public checks")
     c.add_argument("path", nargs="?", type=Path, default=ROOT / "student", help="folder holding micrograd/")
     c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")

@@ -198,7 +198,8 @@ def probe_module(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     """Build a Neuron, Layer or MLP, load the given weights, run it on `x`,
     backpropagate sum(c_i * out_i) and report outputs and parameter grads."""
     kind, kwargs = probe["module"], probe["kwargs"]
-    model = {"neuron": api.Neuron, "layer": api.Layer, "mlp": api.MLP}[kind](*probe["args"], **kwargs)
+    # Look up only the class this probe needs: a notebook may not define MLP yet.
+    model = getattr(api, {"neuron": "Neuron", "layer": "Layer", "mlp": "MLP"}[kind])(*probe["args"], **kwargs)
     params = list(model.parameters())
     result: dict[str, Any] = {"nparams": len(params)}
     if "weights" not in probe:
