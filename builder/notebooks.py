@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +32,7 @@ import nbformat
 from builder import Context
 from builder.markers import BuildError, parse_regions
 from builder.tree import sync_tree, walk
+from grader.notebooks import run_nbgrader
 from grader.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -834,34 +832,11 @@ def to_notebook(assignment: Assignment, reference: Path = REFERENCE) -> nbformat
     return nb
 
 
-def _nbgrader_env() -> dict[str, str]:
-    """nbgrader runs `alembic` from PATH, and the grading kernel imports
-    `grader` (the test cells' `check`): make both work without activating the
-    venv or installing the kit."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
-    return env
-
-
-def nbgrader(course_root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run an nbgrader command from the course root (the only place it reads
-    nbgrader_config.py from)."""
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course_root,
-        env=_nbgrader_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def generate_release(course_root: Path, names: Sequence[str]) -> None:
     """`nbgrader generate_assignment --force` for each assignment (without
     --force nbgrader silently keeps an existing release)."""
     for name in names:
-        proc = nbgrader(course_root, "generate_assignment", name, "--force")
+        proc = run_nbgrader(course_root, "generate_assignment", name, "--force")
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{proc.stderr[-3000:]}")
 

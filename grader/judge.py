@@ -124,7 +124,7 @@ def explain_outcome(check: Check, outcome: Outcome) -> str:
 # -------------------------------------------------------------------- judges
 
 
-def _compare(names: list[str], got: list[Any], want: list[float], torch: list[float] | None) -> tuple[int, Any] | None:
+def _compare(got: list[Any], want: list[float], torch: list[float] | None) -> tuple[int, Any] | None:
     """The first index where `got` misses the reference or torch."""
     if len(got) != len(want):
         return (-1, f"{len(got)} values instead of {len(want)}")
@@ -138,7 +138,7 @@ def _compare(names: list[str], got: list[Any], want: list[float], torch: list[fl
 def judge_expr_forward(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple[str, str]:
     program = check.probe["program"]
     names = render(program)
-    bad = _compare(names, got["data"], exp["data"], exp["torch"]["data"])
+    bad = _compare(got["data"], exp["data"], exp["torch"]["data"])
     if bad:
         i, value = bad
         op = program[i][0]
@@ -164,11 +164,11 @@ def judge_expr_backward(check: Check, got: dict[str, Any], exp: dict[str, Any]) 
     program = check.probe["program"]
     names = render(program)
     root = names[-1]
-    bad = _compare(names, got["data"], exp["data"], exp["torch"]["data"])
+    bad = _compare(got["data"], exp["data"], exp["torch"]["data"])
     if bad:
         return Problem(f"{check.title}: wrong forward values (see Tasks 1.x)", "wrong forward value"), ""
     leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
-    bad = _compare(names, got["grad"], exp["grad"], exp["torch"]["grad"])
+    bad = _compare(got["grad"], exp["grad"], exp["torch"]["grad"])
     if not bad:
         return "", ""
     k, value = bad
@@ -258,7 +258,7 @@ def judge_local(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple
     for case, have, want, truth in zip(check.probe["cases"], got["cases"], exp["cases"], exp["torch"]["cases"]):
         if not (close(have["data"], want["data"]) and close(have["data"], truth["data"])):
             return Problem(f"{check.info['expr']}: the forward value is wrong (Task 1.x)", "wrong forward value"), ""
-        if _compare([], have["grad"], want["grad"], truth["grad"]) is None:
+        if _compare(have["grad"], want["grad"], truth["grad"]) is None:
             continue
         names = "abcdefgh"
         expr = render([["leaf", x] for x in case["inputs"]] + [[op, *case["args"]]])[-1]
@@ -352,7 +352,7 @@ def judge_module(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tupl
         "parameters() must list each neuron's weights and then its bias, neuron after neuron, layer after layer; "
         "hidden layers use the activation, the last MLP layer is linear."
     )
-    bad = _compare([], got["out"], exp["out"], exp["torch"]["out"])
+    bad = _compare(got["out"], exp["out"], exp["torch"]["out"])
     if bad:
         i, value = bad
         return Problem(
@@ -360,7 +360,7 @@ def judge_module(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tupl
             f"  output {i}: expected {fmt(exp['out'][i])}, got {fmt(value)}",
             "wrong output",
         ), order_hint
-    bad = _compare([], got["grads"], exp["grads"], exp["torch"]["grads"])
+    bad = _compare(got["grads"], exp["grads"], exp["torch"]["grads"])
     if bad:
         i, value = bad
         return Problem(
@@ -387,7 +387,7 @@ def judge_loss(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple[
         return Problem(
             f"{check.title}: {fn}({inputs}): expected {fmt(exp['data'])}, got {fmt(got['data'])}", f"wrong {fn} value"
         ), hints[fn]
-    bad = _compare([], got["grad"], exp["grad"], exp["torch"]["grad"])
+    bad = _compare(got["grad"], exp["grad"], exp["torch"]["grad"])
     if bad:
         i, value = bad
         return Problem(
