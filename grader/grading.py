@@ -212,7 +212,8 @@ def _cross_task_hints(result: SubmissionResult) -> None:
     for section, needs in SECTION_NEEDS.items():
         earlier = sorted(s for s in needs if s in failing)
         if section in failing and earlier:
+            many = len(earlier) > 1
             result.notes.append(
-                f"Section {section} builds on section{'s' if len(earlier) > 1 else ''} {', '.join(earlier)}, "
-                "which also has failing checks: fix the earlier ones first."
+                f"Section {section} builds on section{'s' if many else ''} {', '.join(earlier)}, which also "
+                f"{'have' if many else 'has'} failing checks: fix the earlier ones first."
             )
