@@ -137,7 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     handler = {"grade": cmd_grade, "check": cmd_check, "sample-class": cmd_sample_class}[args.command]
-    return handler(args, console)
+    from grader.submissions import SubmissionError
+
+    try:
+        return handler(args, console)
+    except SubmissionError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ class _progress:
     def __init__(self, on: bool, total: int) -> None:
         self.on, self.total = on, total
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str], None]:
         if not self.on:
             return lambda name: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -40,10 +40,6 @@ def make_package(tmp: Path, name: str, engine_suffix: str = "", source: Path = R
     return root
 
 
-def scores(result) -> dict[str, float]:
-    return {t: s for t, (s, _) in result.task_scores.items()}
-
-
 @pytest.mark.parametrize("use_bwrap", MODES)
 def test_forged_results_on_stdout_earn_nothing(tmp_path: Path, use_bwrap: bool | None) -> None:
     # The skeleton computes nothing, but prints the right answer of the first
