@@ -110,6 +110,31 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_gradescope(args: argparse.Namespace, console: Console) -> int:
+    """Gradescope's run_autograder: grade /autograder/submission into results.json."""
+    import json
+
+    from grader.grading import find_package, grade_package, student_seed
+    from grader.report import atomic_write, gradescope_json
+
+    student = "submission"
+    meta = args.metadata or args.submission.parent / "submission_metadata.json"
+    try:
+        users = json.loads(meta.read_text())["users"]
+        student = str(users[0].get("email") or users[0].get("name") or student)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    secret = args.secret or os.environ.get("GRADER_SECRET")
+    if not secret:
+        console.print("[yellow]warning:[/] no --secret or $GRADER_SECRET: hidden inputs differ on every run")
+        secret = os.urandom(16).hex()
+    root = find_package(args.submission) if args.submission.is_dir() else None
+    result = grade_package(root, student, seed=student_seed(secret.encode(), student))
+    atomic_write(args.results, json.dumps(gradescope_json(result), indent=2) + "\n")
+    console.print(f"{student}: {fmt_points(result.total)}/{fmt_points(result.max_score)} -> {args.results}")
+    return 0
+
+
 def cmd_sample_class(args: argparse.Namespace, console: Console) -> int:
     from grader.samples import build_sample_class
 
@@ -132,11 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")
     c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
     c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")
+    gs = sub.add_parser("gradescope", help="Gradescope's run_autograder: one submission to results.json")
+    gs.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
+    gs.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
+    gs.add_argument("--metadata", type=Path, help="submission_metadata.json (default: beside the submission)")
+    gs.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET)")
     s = sub.add_parser("sample-class", help="write the embedded sample class to a folder")
     s.add_argument("out", type=Path, nargs="?", default=SAMPLE_CLASS)
     args = parser.parse_args(argv)
     console = Console()
-    handler = {"grade": cmd_grade, "check": cmd_check, "sample-class": cmd_sample_class}[args.command]
+    handler = {"grade": cmd_grade, "check": cmd_check, "gradescope": cmd_gradescope, "sample-class": cmd_sample_class}[
+        args.command
+    ]
     from grader.submissions import SubmissionError
 
     try:
