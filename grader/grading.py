@@ -22,6 +22,7 @@ from grader.sandbox import Outcome, Sandbox
 from grader.tasks import TASKS
 
 MODULE_FILES = ("engine", "nn", "train")
+MAX_FILE_BYTES = 5_000_000
 TIMEOUT_AFTER_TIMEOUT = 1.5  # seconds per probe once a submission has looped
 SECTION_NEEDS = {"3": ("1", "2"), "4": ("1", "2", "3"), "5": ("1", "2", "3", "4")}
 
@@ -80,9 +81,14 @@ def student_seed(secret: bytes, student: str) -> int:
 
 def find_package(root: Path) -> Path | None:
     """The folder that holds `micrograd/` (the root itself, or up to two levels down)."""
+    real_root = root.resolve()
     for depth in range(3):
         for engine in sorted(root.glob("/".join(["*"] * depth + ["micrograd", "engine.py"]))):
-            if "__MACOSX" not in engine.parts:
+            # A link could point the grader at another folder (the reference, say): refuse any.
+            inside = engine.resolve().is_relative_to(real_root) and not any(
+                p.is_symlink() for p in [engine, *engine.parents] if p.is_relative_to(root) and p != root
+            )
+            if inside and "__MACOSX" not in engine.parts:
                 return engine.parent.parent
     return None
 
@@ -92,8 +98,12 @@ def precheck(package_root: Path) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name in MODULE_FILES:
         path = package_root / "micrograd" / f"{name}.py"
-        if not path.is_file():
-            problems[name] = f"micrograd/{name}.py is missing"
+        if path.is_symlink() or not path.is_file():
+            link = " (a link is not accepted)" if path.is_symlink() else ""
+            problems[name] = f"micrograd/{name}.py is missing{link}"
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems[name] = f"micrograd/{name}.py is larger than {MAX_FILE_BYTES // 1_000_000} MB"
             continue
         raw = path.read_bytes()
         try:
@@ -113,6 +123,10 @@ def fingerprint(package_root: Path | None, seed: int) -> str:
         h.update(path.read_bytes())
     if package_root:
         for path in sorted((package_root / "micrograd").rglob("*.py")):
+            # Never follow a link or read a huge file in the grader's own process.
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+                h.update(str(path.relative_to(package_root)).encode() + b"\0skipped")
+                continue
             h.update(str(path.relative_to(package_root)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 

@@ -43,6 +43,9 @@ def discover(root: Path) -> tuple[list[Entry], list[str]]:
     for path in sorted(root.iterdir()):
         if path.name.startswith("."):
             continue
+        if path.is_symlink():  # it could point anywhere, the reference included
+            warnings.append(f"skipped {path.name}: a link, not a submission (copy the files in instead)")
+            continue
         if path.is_dir():
             name = path.name
         elif path.suffix.lower() == ".zip":

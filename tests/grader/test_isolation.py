@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import grade_package
+from grader.grading import find_package, grade_package
 from grader.samples import REFERENCE, SKELETON, build_sample_class
 from grader.sandbox import Sandbox
 from grader.submissions import SubmissionError, discover, safe_unzip
@@ -92,6 +92,23 @@ def test_endless_loop_at_import_costs_only_time_bounded(tmp_path: Path) -> None:
     assert time.monotonic() - start < 60
 
 
+def test_links_and_devices_in_a_folder_are_not_followed(tmp_path: Path) -> None:
+    root = make_package(tmp_path, "linker")
+    (root / "micrograd" / "train.py").unlink()
+    (root / "micrograd" / "train.py").symlink_to("/dev/zero")
+    (root / "micrograd" / "extra.py").symlink_to("/dev/zero")
+    result = grade_package(root, "linker", tasks=["1.1", "5.2"])
+    assert "micrograd/train.py is missing (a link is not accepted)" in result.notes
+    assert result.task_scores["1.1"][0] == result.task_scores["1.1"][1] and result.task_scores["5.2"][0] == 0
+
+
+def test_a_link_to_another_package_is_not_graded(tmp_path: Path) -> None:
+    student = tmp_path / "sly"
+    student.mkdir()
+    (student / "kit").symlink_to(ROOT)  # kit/reference/micrograd/engine.py is the reference
+    assert find_package(student) is None
+
+
 def test_unsafe_zips_are_refused(tmp_path: Path) -> None:
     def make(name: str, members: dict[str, bytes], link: str | None = None) -> Path:
         path = tmp_path / name
@@ -122,9 +139,10 @@ def test_discover_names_entries_and_warns_about_the_rest(tmp_path: Path) -> None
     (tmp_path / "amy").mkdir()
     (tmp_path / "bo b.zip").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "cy").symlink_to(ROOT / "reference")
     entries, warnings = discover(tmp_path)
     assert [e.student for e in entries] == ["amy", "bo_b"]
-    assert any("notes.txt" in w for w in warnings)
+    assert any("notes.txt" in w for w in warnings) and any("cy: a link" in w for w in warnings)
     assert discover(tmp_path / "amy")[1] == [
         f"{tmp_path / 'amy'} holds no submissions (expected one folder or .zip per student)"
     ]
