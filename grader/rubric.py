@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.tasks import TASKS
-
 TOLERANCE = "1e-6 relative + 1e-9 absolute"
 TRAJECTORY_STEPS = 5
 TRAIN_STEPS = 40
@@ -415,10 +413,3 @@ def build(seed: int, *, hidden: bool = True, tasks: set[str] | None = None) -> l
     for builder in BUILDERS:
         checks += builder(random.Random(f"{builder.__name__}:{seed}"))
     return [c for c in checks if (hidden or not c.hidden) and (tasks is None or c.task in tasks)]
-
-
-def max_points(checks: list[Check]) -> dict[str, float]:
-    totals = dict.fromkeys(TASKS, 0.0)
-    for c in checks:
-        totals[c.task] += c.points
-    return totals
