@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"
 # An nbgrader run per notebook: start-up, kernel, every cell (10 s timeout each).
 AUTOGRADE_TIMEOUT = 600
+AUTOGRADE_ATTEMPTS = 3
 TEST_ID = re.compile(r"^(test|hidden)_(\d+)_(\d+)$")
 MAGIC = re.compile(r"^\s*[%!]")
 
@@ -145,12 +146,36 @@ def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, 
     return round(time.monotonic() - start, 2), ok, log[-2000:]
 
 
+def _gradebook(course_root: Path) -> Any:
+    """nbgrader's Gradebook on the course's gradebook.db.
+
+    Opening it shells out to `alembic`, found on PATH: put this interpreter's
+    scripts first, as `_env` does for the nbgrader commands.
+    """
+    from nbgrader.api import Gradebook
+
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    return Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id="micrograd")
+
+
+def register_students(course_root: Path, students: Sequence[str]) -> None:
+    """Add each student to gradebook.db (nbgrader would, racily, on first autograde)."""
+    with _gradebook(course_root) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
+
+
+def _lost_database_race(log: str) -> bool:
+    return "sqlite3.IntegrityError" in log or "database is locked" in log
+
+
 def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
     """nbgrader's per-task points (public + hidden cells) from gradebook.db."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    db = f"sqlite:///{course_root / 'gradebook.db'}"
-    with Gradebook(db, course_id="micrograd") as gb:
+    with _gradebook(course_root) as gb:
         try:
             nb = gb.find_submission_notebook(grade.assignment, grade.assignment, grade.student)
         except MissingEntry:
@@ -292,8 +317,16 @@ def grade_notebook_class(
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-2000:]}")
 
+    # Concurrent autogrades of one student's notebooks both try to insert the
+    # student into gradebook.db and one dies on a UNIQUE constraint: create
+    # every student first, and retry an autograde that lost a database race.
+    register_students(course_root, sorted({g.student for g in grades}))
+
     def one(g: NotebookGrade) -> None:
-        g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        for _ in range(AUTOGRADE_ATTEMPTS):
+            g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+            if g.nbgrader_ok or not _lost_database_race(log):
+                break
         if not g.nbgrader_ok:
             invalid = "NotJSONError" in log or "JSONDecodeError" in log
             g.notes.append(

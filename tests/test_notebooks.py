@@ -291,6 +291,21 @@ def test_nbgrader_export_and_comparison_csv(graded_class) -> None:
     rows = read_csv(out / "notebooks.csv")
     assert {r["student"] for r in rows} == {s.student for s in SAMPLES}
     assert all(r["disagree"] == "no" for r in rows if r["student"] == "s01_correct")
+    # Every notebook nbgrader can read was autograded: two autogrades running
+    # at once (jobs=2) never lose the gradebook race for a new student.
+    failed = {(r["student"], r["assignment"]) for r in rows if r["nbgrader_ok"] == "no"}
+    assert failed == {("s05_invalid_json", "a1_value")}
+
+
+def test_register_students_is_idempotent(tmp_path: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    from grader.notebooks import register_students
+
+    register_students(tmp_path, ["s01", "s02"])
+    register_students(tmp_path, ["s02", "s03"])
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", course_id="micrograd") as gb:
+        assert sorted(s.id for s in gb.students) == ["s01", "s02", "s03"]
 
 
 def test_context_default_points_at_the_repo() -> None:
