@@ -84,11 +84,20 @@ class NotebookGrade:
 # ----------------------------------------------------------------------- nbgrader
 
 
-def _env() -> dict[str, str]:
-    """nbgrader runs `alembic` from PATH, and the grading kernel imports
-    `grader` (the test cells' `check`) even when the kit is not installed."""
+def _scripts_first(path: str) -> str:
+    """PATH with this interpreter's scripts folder first: nbgrader shells out
+    to `alembic`, which must be the one installed beside it."""
+    scripts = str(Path(sys.executable).parent)
+    parts = path.split(os.pathsep) if path else []
+    return os.pathsep.join(parts if parts[:1] == [scripts] else [scripts, *parts])
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment of every nbgrader command: `alembic` on PATH, and the
+    grading kernel imports `grader` (the test cells' `check`) even when the
+    kit is not installed."""
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = _scripts_first(env.get("PATH", ""))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), env.get("PYTHONPATH", "")] if p)
     return env
 
@@ -98,7 +107,7 @@ def run_nbgrader(course_root: Path, *args: str, timeout: float = AUTOGRADE_TIMEO
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course_root,
-        env=_env(),
+        env=nbgrader_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -134,29 +143,38 @@ def _task_of(grade_id: str) -> str | None:
 
 
 def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, bool, str]:
-    """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail)."""
-    shutil.rmtree(course_root / "autograded" / student / assignment, ignore_errors=True)
+    """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail).
+
+    An attempt that lost a race for gradebook.db to a concurrent autograde is
+    run again (up to AUTOGRADE_ATTEMPTS); the seconds count every attempt.
+    """
     start = time.monotonic()
-    try:
-        proc = run_nbgrader(course_root, "autograde", assignment, f"--student={student}", "--force")
-        ok, log = proc.returncode == 0, proc.stderr
-    except subprocess.TimeoutExpired:
-        ok, log = False, f"nbgrader autograde took longer than {AUTOGRADE_TIMEOUT} s and was stopped"
-    ok = ok and (course_root / "autograded" / student / assignment / f"{assignment}.ipynb").is_file()
+    for _ in range(AUTOGRADE_ATTEMPTS):
+        shutil.rmtree(course_root / "autograded" / student / assignment, ignore_errors=True)
+        try:
+            proc = run_nbgrader(course_root, "autograde", assignment, f"--student={student}", "--force")
+            ok, log = proc.returncode == 0, proc.stderr
+        except subprocess.TimeoutExpired:
+            ok, log = False, f"nbgrader autograde took longer than {AUTOGRADE_TIMEOUT} s and was stopped"
+        ok = ok and (course_root / "autograded" / student / assignment / f"{assignment}.ipynb").is_file()
+        if ok or not _lost_database_race(log):
+            break
     return round(time.monotonic() - start, 2), ok, log[-2000:]
+
+
+def _lost_database_race(log: str) -> bool:
+    return "sqlite3.IntegrityError" in log or "database is locked" in log
 
 
 def _gradebook(course_root: Path) -> Any:
     """nbgrader's Gradebook on the course's gradebook.db.
 
-    Opening it shells out to `alembic`, found on PATH: put this interpreter's
-    scripts first, as `_env` does for the nbgrader commands.
+    Opening it shells out to `alembic` (a new database), found on this
+    process's PATH, as the nbgrader commands find it on theirs.
     """
     from nbgrader.api import Gradebook
 
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    os.environ["PATH"] = _scripts_first(os.environ.get("PATH", ""))
     return Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id="micrograd")
 
 
@@ -165,10 +183,6 @@ def register_students(course_root: Path, students: Sequence[str]) -> None:
     with _gradebook(course_root) as gb:
         for student in students:
             gb.update_or_create_student(student)
-
-
-def _lost_database_race(log: str) -> bool:
-    return "sqlite3.IntegrityError" in log or "database is locked" in log
 
 
 def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
@@ -299,7 +313,7 @@ def grade_notebook_class(
     at once. `secret` seeds each student's hidden probes (as `python -m grader`).
     """
     from grader.classroom import load_secret
-    from grader.report import write_reports
+    from grader.report import atomic_write, write_reports
 
     course_root, out = course_root.resolve(), out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -319,14 +333,11 @@ def grade_notebook_class(
 
     # Concurrent autogrades of one student's notebooks both try to insert the
     # student into gradebook.db and one dies on a UNIQUE constraint: create
-    # every student first, and retry an autograde that lost a database race.
+    # every student first.
     register_students(course_root, sorted({g.student for g in grades}))
 
     def one(g: NotebookGrade) -> None:
-        for _ in range(AUTOGRADE_ATTEMPTS):
-            g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
-            if g.nbgrader_ok or not _lost_database_race(log):
-                break
+        g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
         if not g.nbgrader_ok:
             invalid = "NotJSONError" in log or "JSONDecodeError" in log
             g.notes.append(
@@ -365,7 +376,7 @@ def grade_notebook_class(
         if html.is_file():
             (out / g.student / "notebooks").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(html, out / g.student / "notebooks" / html.name)
-    (out / "notebooks.csv").write_text(comparison_csv(grades), encoding="utf-8")
+    atomic_write(out / "notebooks.csv", comparison_csv(grades))
     return results
 
 

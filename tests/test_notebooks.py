@@ -20,7 +20,7 @@ import pytest
 from builder import Context
 from builder.markers import parse_regions
 from builder.notebooks import COURSE, REFERENCE, SAMPLES, course, to_notebook
-from grader.notebooks import TEST_ID, extract_package
+from grader.notebooks import TEST_ID, extract_package, nbgrader_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = [a.name for a in course()]
@@ -189,14 +189,6 @@ def test_extraction_trusts_the_source_not_the_submission(tmp_path: Path) -> None
 
 
 # ------------------------------------------------------------------------ nbgrader
-
-
-def nbgrader_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
 
 
 def validate(path: Path, invert: bool = False) -> dict:
