@@ -14,7 +14,7 @@ stub the wrong code, so any doubt is a `BuildError` naming file:line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +116,3 @@ def parse_regions(path: Path, text: str | None = None, tasks: Mapping[str, str] 
         raise BuildError(path, open_at[0], f"BEGIN SOLUTION [{open_at[1]}] is never closed by an END SOLUTION")
     return regions
 
-
-def parse_package(files: Iterable[Path], tasks: Mapping[str, str] = TASKS) -> dict[Path, list[Region]]:
-    """The regions of every file, keyed by path (files without regions map to [])."""
-    return {path: parse_regions(path, tasks=tasks) for path in files}

@@ -15,7 +15,6 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 from grader.grading import SubmissionResult, find_package, fingerprint, grade_package, student_seed
@@ -24,15 +23,6 @@ from grader.sandbox import Sandbox
 from grader.submissions import Entry, SubmissionError, discover, safe_unzip
 
 SECRET_FILE = ".grader-secret"
-
-
-@dataclass
-class Graded:
-    student: str
-    total: float
-    max_score: float
-    seconds: float
-    reused: bool
 
 
 def load_secret(out: Path, given: str | None = None) -> bytes:
@@ -64,8 +54,8 @@ def _init_worker(use_bwrap: bool | None) -> None:
     rubric.build(0)
 
 
-def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None = None) -> Graded:
-    """Grade one student (in a worker) unless an up-to-date report exists."""
+def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None = None) -> None:
+    """Grade one student (in a worker) into `out` unless an up-to-date report exists."""
     sandbox = _SANDBOX or Sandbox(use_bwrap=use_bwrap)
     seed = student_seed(secret, entry.student)
     with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
@@ -82,11 +72,10 @@ def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None =
         previous = load_student(out / entry.student)
         fp = fingerprint(root, seed)
         if previous and previous.fingerprint == fp:
-            return Graded(entry.student, previous.total, previous.max_score, previous.seconds, True)
+            return
         result = grade_package(root, entry.student, seed=seed, sandbox=sandbox)
         result.notes[:0] = notes
     write_student(out, result)
-    return Graded(entry.student, result.total, result.max_score, result.seconds, False)
 
 
 def grade_class(
@@ -118,11 +107,10 @@ def grade_class(
         for future in as_completed(futures):
             entry = futures[future]
             try:
-                graded = future.result()
-                advance(graded.student)
+                future.result()
             except Exception as exc:  # a bug of ours must not stop the class
                 failures.append(f"{entry.student}: the grader failed ({type(exc).__name__}: {exc}); re-run to retry")
-                advance(entry.student)
+            advance(entry.student)
     results = write_class_csv(out)
     return results, warnings + failures
 
