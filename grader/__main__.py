@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader.grading import SubmissionResult
+from grader.types import SubmissionResult
 from grader.report import fmt_points
 from grader.tasks import TASKS
 
@@ -68,7 +68,8 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from grader.grading import find_package, grade_package
+    from grader.grading import grade_package
+    from grader.intake import find_package
     from grader.sandbox import Sandbox
 
     path = args.path
@@ -114,7 +115,8 @@ def cmd_gradescope(args: argparse.Namespace, console: Console) -> int:
     """Gradescope's run_autograder: grade /autograder/submission into results.json."""
     import json
 
-    from grader.grading import find_package, grade_package, student_seed
+    from grader.grading import grade_package, student_seed
+    from grader.intake import find_package
     from grader.report import atomic_write, gradescope_json
 
     student = "submission"
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"grade": cmd_grade, "check": cmd_check, "gradescope": cmd_gradescope, "sample-class": cmd_sample_class}[
         args.command
     ]
-    from grader.submissions import SubmissionError
+    from grader.intake import SubmissionError
 
     try:
         return handler(args, console)

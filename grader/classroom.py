@@ -17,10 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from grader.grading import SubmissionResult, find_package, fingerprint, grade_package, student_seed
+from grader.grading import fingerprint, grade_package, student_seed
+from grader.types import SubmissionResult
 from grader.report import load_student, write_class_csv, write_student
 from grader.sandbox import Sandbox
-from grader.submissions import Entry, SubmissionError, discover, safe_unzip
+from grader.intake import Entry, SubmissionError, discover, find_package, safe_unzip
 
 SECRET_FILE = ".grader-secret"
 

@@ -11,109 +11,24 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader import rubric
-from grader.judge import Verdict, judge
+from grader.intake import MAX_FILE_BYTES, precheck
+from grader.judge import judge
 from grader.oracle import expected
-from grader.sandbox import Outcome, Sandbox
-from grader.tasks import TASKS
+from grader.sandbox import Sandbox
+from grader.types import CheckResult, Outcome, SubmissionResult, Verdict
 
-MODULE_FILES = ("engine", "nn", "train")
-MAX_FILE_BYTES = 5_000_000
 TIMEOUT_AFTER_TIMEOUT = 1.5  # seconds per probe once a submission has looped
 SECTION_NEEDS = {"3": ("1", "2"), "4": ("1", "2", "3"), "5": ("1", "2", "3", "4")}
-
-
-@dataclass
-class CheckResult:
-    id: str
-    task: str
-    name: str
-    score: float
-    max_score: float
-    status: str  # passed | failed
-    output: str
-    visibility: str  # visible | after_due_date
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    checks: list[CheckResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    sandbox: str = ""
-    seconds: float = 0.0
-    fingerprint: str = ""
-
-    @property
-    def task_scores(self) -> dict[str, tuple[float, float]]:
-        scores = {task: [0.0, 0.0] for task in TASKS}
-        for c in self.checks:
-            scores[c.task][0] += c.score
-            scores[c.task][1] += c.max_score
-        return {task: (s, m) for task, (s, m) in scores.items() if m}
-
-    @property
-    def total(self) -> float:
-        return sum(c.score for c in self.checks)
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.max_score for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
-        checks = [CheckResult(**c) for c in data.get("checks", [])]
-        return cls(**{**data, "checks": checks})
 
 
 def student_seed(secret: bytes, student: str) -> int:
     """Hidden probes per student: from the instructor's secret, so a student who
     reads this code still cannot compute their own hidden inputs."""
     return int.from_bytes(hmac.new(secret, student.encode(), hashlib.sha256).digest()[:8], "big")
-
-
-def find_package(root: Path) -> Path | None:
-    """The folder that holds `micrograd/` (the root itself, or up to two levels down)."""
-    real_root = root.resolve()
-    for depth in range(3):
-        for engine in sorted(root.glob("/".join(["*"] * depth + ["micrograd", "engine.py"]))):
-            # A link could point the grader at another folder (the reference, say): refuse any.
-            inside = engine.resolve().is_relative_to(real_root) and not any(
-                p.is_symlink() for p in [engine, *engine.parents] if p.is_relative_to(root) and p != root
-            )
-            if inside and "__MACOSX" not in engine.parts:
-                return engine.parent.parent
-    return None
-
-
-def precheck(package_root: Path) -> dict[str, str]:
-    """Problems per module file, found without running anything."""
-    problems: dict[str, str] = {}
-    for name in MODULE_FILES:
-        path = package_root / "micrograd" / f"{name}.py"
-        if path.is_symlink() or not path.is_file():
-            link = " (a link is not accepted)" if path.is_symlink() else ""
-            problems[name] = f"micrograd/{name}.py is missing{link}"
-            continue
-        if path.stat().st_size > MAX_FILE_BYTES:
-            problems[name] = f"micrograd/{name}.py is larger than {MAX_FILE_BYTES // 1_000_000} MB"
-            continue
-        raw = path.read_bytes()
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            problems[name] = (
-                f"micrograd/{name}.py is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8"
-            )
-    return problems
 
 
 def fingerprint(package_root: Path | None, seed: int) -> str:

@@ -17,11 +17,11 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from grader.execute import Api, run_probe
+from grader.child.probes import Api, run_probe
 from grader.judge import judge
 from grader.oracle import expected
 from grader.rubric import build
-from grader.sandbox import Outcome
+from grader.types import Outcome
 from grader.tasks import TASKS
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from grader.oracle import close, reference_modules
 from grader.rubric import OP_NAME, PRIMITIVES, TRAIN_ACCURACY, Check, leaf_values, render
-from grader.sandbox import Outcome
+from grader.types import Outcome, Verdict
 
 DERIVATIVE = {
     "add": "d(a+b)/da = 1 and d(a+b)/db = 1, each times out.grad",
@@ -43,13 +42,6 @@ ORDER_RULE = (
     "every node's _backward must run exactly once, after all the nodes that use it: "
     "walk the topological order from the root back to the leaves"
 )
-
-
-@dataclass
-class Verdict:
-    passed: bool
-    output: str
-    score: float
 
 
 def fmt(x: object) -> str:

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.grading import SubmissionResult, grade_package, student_seed
+from grader.grading import grade_package, student_seed
+from grader.types import SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"

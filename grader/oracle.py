@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.execute import API_MODULES, Api, run_probe
+from grader.child.probes import API_MODULES, Api, run_probe
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "micrograd"
 TORCH_KINDS = ("expr", "local", "module", "loss")
@@ -136,7 +136,7 @@ def _t_op(op: str, *args: Any) -> Any:
 
 
 def torch_probe(probe: dict[str, Any]) -> dict[str, Any]:
-    """The same measurement as `execute.run_probe`, computed by PyTorch in float64."""
+    """The same measurement as `probes.run_probe`, computed by PyTorch in float64."""
     torch = _torch()
 
     def leaf(x: float) -> Any:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from grader.grading import SubmissionResult
+from grader.types import SubmissionResult
 from grader.rubric import TOLERANCE
 from grader.tasks import TASKS
 

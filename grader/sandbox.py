@@ -26,12 +26,14 @@ import sys
 import sysconfig
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-RUNNER_FILES = ("runner.py", "execute.py")
+from grader.types import GroupRun, Outcome
+
+CHILD = Path(__file__).resolve().parent / "child"
+RUNNER_FILES = ("runner.py", "probes.py")
 STDERR_CAP = 16_000  # bytes of a child's stderr kept for feedback
 LINE_CAP = 4_000_000  # bytes of one result line
 SUBMISSION_CAP = 20_000_000  # bytes copied for the fallback's working copy
@@ -55,25 +57,6 @@ class Limits:
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
-
-
-@dataclass
-class Outcome:
-    """What happened to one probe: a result, an error raised by the student's
-    code, or a failure of the process (timeout, crash, import failure)."""
-
-    status: str  # ok | error | timeout | crashed | import_error | skipped
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    message: str = ""
-
-
-@dataclass
-class GroupRun:
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    stderr: str = ""
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def python_runtime() -> tuple[str, list[str]]:
@@ -189,7 +172,7 @@ class Sandbox:
             workdir = Path(tmp) / "grader"
             workdir.mkdir()
             for name in RUNNER_FILES:
-                shutil.copy2(HERE / name, workdir / name)
+                shutil.copy2(CHILD / name, workdir / name)
             if self.bwrap:
                 inside = Path("/submission")
             else:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import find_package, grade_package
+from grader.grading import grade_package
 from grader.samples import REFERENCE, SKELETON, build_sample_class
 from grader.sandbox import Sandbox
-from grader.submissions import SubmissionError, discover, safe_unzip
+from grader.intake import SubmissionError, discover, find_package, safe_unzip
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_BWRAP = Sandbox().mode == "bwrap"

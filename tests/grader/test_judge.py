@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from grader.judge import Verdict, judge
+from grader.judge import judge
 from grader.oracle import expected
 from grader.rubric import Check, build
-from grader.sandbox import Outcome
+from grader.types import Outcome, Verdict
 
 CHECKS = {c.id: c for c in build(0)}
 

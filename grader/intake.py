@@ -1,4 +1,4 @@
-"""Find the submissions of a class and unpack them safely.
+"""Intake: find the submissions of a class, unpack them safely, find the package, precheck it.
 
 SUBMISSIONS holds one entry per student, named by student id: a folder with a
 `micrograd/` package, or a `.zip` of one. A zip is unpacked into a temporary
@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+MODULE_FILES = ("engine", "nn", "train")
+MAX_FILE_BYTES = 5_000_000
 ZIP_MAX_BYTES = 20_000_000
 ZIP_MAX_MEMBERS = 2_000
 
@@ -99,3 +101,40 @@ def safe_unzip(archive: Path, dest: Path) -> None:
                     if written > ZIP_MAX_BYTES:
                         raise SubmissionError(f"{archive.name} unpacks to more than {ZIP_MAX_BYTES // 1_000_000} MB")
                     out.write(chunk)
+
+
+def find_package(root: Path) -> Path | None:
+    """The folder that holds `micrograd/` (the root itself, or up to two levels down)."""
+    real_root = root.resolve()
+    for depth in range(3):
+        for engine in sorted(root.glob("/".join(["*"] * depth + ["micrograd", "engine.py"]))):
+            # A link could point the grader at another folder (the reference, say): refuse any.
+            inside = engine.resolve().is_relative_to(real_root) and not any(
+                p.is_symlink() for p in [engine, *engine.parents] if p.is_relative_to(root) and p != root
+            )
+            if inside and "__MACOSX" not in engine.parts:
+                return engine.parent.parent
+    return None
+
+
+def precheck(package_root: Path) -> dict[str, str]:
+    """Problems per module file, found without running anything."""
+    problems: dict[str, str] = {}
+    for name in MODULE_FILES:
+        path = package_root / "micrograd" / f"{name}.py"
+        if path.is_symlink() or not path.is_file():
+            link = " (a link is not accepted)" if path.is_symlink() else ""
+            problems[name] = f"micrograd/{name}.py is missing{link}"
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems[name] = f"micrograd/{name}.py is larger than {MAX_FILE_BYTES // 1_000_000} MB"
+            continue
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            problems[name] = (
+                f"micrograd/{name}.py is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8"
+            )
+    return problems

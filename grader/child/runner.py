@@ -133,7 +133,7 @@ def main() -> None:
         request = json.load(f)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.append(here)
-    from execute import API_MODULES, Api, run_probe
+    from probes import API_MODULES, Api, run_probe
 
     sys.path.remove(here)
     submission = request["submission"]

@@ -1,0 +1,127 @@
+"""The types that cross the grader's modules, in one place.
+
+The sandbox produces an `Outcome` per probe; the judge turns it into a
+`Verdict`; grading wraps each verdict into a `CheckResult` and a student's
+checks into a `SubmissionResult`, which the reports and the class summary read.
+Statuses are `Literal`s, so a typo is a type error rather than a silent miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from grader.tasks import TASKS
+
+OutcomeStatus = Literal["ok", "error", "timeout", "crashed", "import_error", "skipped", "malformed"]
+CheckStatus = Literal["passed", "failed"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
+@dataclass
+class Outcome:
+    """What happened to one probe in the sandbox."""
+
+    status: OutcomeStatus
+    """ok: a result came back; error: the student's code raised; timeout, crashed,
+    import_error, skipped: the process failed; malformed: the child's answer did
+    not have the probe's shape."""
+    result: dict[str, Any] | None = None
+    """The probe's plain numbers (only when status is ok), already shape-checked."""
+    error: dict[str, Any] | None = None
+    """The exception as data: type, message, where (file, line, function)."""
+    message: str = ""
+    """The grader's own words for a process failure (never the child's text)."""
+
+
+@dataclass
+class GroupRun:
+    """One group of probes run in one or more children."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    """Per check id."""
+    stderr: str = ""
+    """What the student's code printed (capped). Empty for a child that saw
+    hidden inputs or reference code: such output is never shown anywhere."""
+    notes: list[str] = field(default_factory=list)
+    """The grader's remarks about the run (dropped lines, restarts)."""
+    seconds: float = 0.0
+    """Wall-clock time of the whole group."""
+
+
+@dataclass
+class Verdict:
+    """The judge's decision on one check."""
+
+    passed: bool
+    """Did the check pass?"""
+    output: str
+    """What the student reads: the failure, expected vs got (public), a hint."""
+    score: float
+    """Points earned, between 0 and the check's points."""
+
+
+@dataclass
+class CheckResult:
+    """One graded check, as written to results.json and feedback.md."""
+
+    id: str
+    """Stable id, e.g. `2.1/public/mul-1`."""
+    task: str
+    """The task it grades, e.g. `2.1`."""
+    name: str
+    """`Task 2.1: <title>`; a hidden check's title never carries its inputs."""
+    score: float
+    """Points earned."""
+    max_score: float
+    """Points available."""
+    status: CheckStatus
+    """passed or failed."""
+    output: str
+    """The verdict's text."""
+    visibility: Visibility
+    """Gradescope visibility: public checks are visible, hidden ones after_due_date."""
+
+
+@dataclass
+class SubmissionResult:
+    """Everything graded for one student."""
+
+    student: str
+    """The student id (the entry's name)."""
+    checks: list[CheckResult] = field(default_factory=list)
+    """Every check of the rubric, in rubric order."""
+    notes: list[str] = field(default_factory=list)
+    """Submission-wide remarks: what could not be graded and why, the output of
+    public runs, which later checks depend on a failing task."""
+    sandbox: str = ""
+    """The isolation mode the code ran in (bwrap, uid, unsafe)."""
+    seconds: float = 0.0
+    """Wall-clock grading time."""
+    fingerprint: str = ""
+    """Hash of exactly what was graded, the rubric and the seed: a re-run reuses
+    a stored result only when this matches (and its signature verifies)."""
+
+    @property
+    def task_scores(self) -> dict[str, tuple[float, float]]:
+        scores = {task: [0.0, 0.0] for task in TASKS}
+        for c in self.checks:
+            scores[c.task][0] += c.score
+            scores[c.task][1] += c.max_score
+        return {task: (s, m) for task, (s, m) in scores.items() if m}
+
+    @property
+    def total(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        checks = [CheckResult(**c) for c in data.get("checks", [])]
+        return cls(**{**data, "checks": checks})
