@@ -70,8 +70,10 @@ def grade_package(
         outcomes = _run_groups(package_root, checks, sandbox, result)
     for check in checks:
         outcome = outcomes[check.id]
+        want = None
         try:
-            verdict = judge(check, outcome, expected(check.probe) if outcome.status == "ok" else None)
+            want = expected(check.probe) if outcome.status == "ok" else None
+            verdict = judge(check, outcome, want)
         except Exception as exc:  # a bug of the kit's: say so, never blame the student
             verdict = Verdict(False, f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor", 0.0)
             result.notes.append(f"Internal grader error in {check.id}: {type(exc).__name__}: {exc}")
@@ -85,12 +87,22 @@ def grade_package(
                 status="passed" if verdict.passed else "failed",
                 output=verdict.output,
                 visibility="after_due_date" if check.hidden else "visible",
+                diagnosis=verdict.diagnosis,
+                evidence=None if check.hidden else _evidence(check, outcome, want),
             )
         )
     _cross_task_hints(result)
     result.fingerprint = fingerprint(package_root, seed)
     result.seconds = round(time.monotonic() - start, 3)
     return result
+
+
+def _evidence(check: rubric.Check, outcome: Outcome, want: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Plain numbers for the pictures of a public check: the probe, what came back, what was expected."""
+    if outcome.status != "ok" or want is None:
+        return None
+    expected_numbers = {k: v for k, v in want.items() if k != "torch"}
+    return {"probe": check.probe, "result": outcome.result, "expected": expected_numbers}
 
 
 def _run_groups(

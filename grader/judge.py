@@ -51,7 +51,7 @@ def fmt(x: object) -> str:
 def judge(check: Check, outcome: Outcome, expected: dict[str, Any] | None) -> Verdict:
     """Score one check from the child's outcome and the oracle's expectation."""
     if outcome.status != "ok" or outcome.result is None:
-        return _fail(check, explain_outcome(check, outcome))
+        return _fail(check, explain_outcome(check, outcome), _outcome_diagnosis(outcome))
     try:
         problem, hint = JUDGES[check.judge](check, outcome.result, expected or {})
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
@@ -65,11 +65,23 @@ def judge(check: Check, outcome: Outcome, expected: dict[str, Any] | None) -> Ve
         text = str(problem)
     if hint:
         text += f"\nhint: {hint}"
-    return _fail(check, text)
+    return _fail(check, text, problem.kind if isinstance(problem, Problem) else "wrong result")
 
 
-def _fail(check: Check, text: str) -> Verdict:
-    return Verdict(False, text, 0.0)
+def _fail(check: Check, text: str, diagnosis: str) -> Verdict:
+    return Verdict(False, text, 0.0, diagnosis)
+
+
+def _outcome_diagnosis(outcome: Outcome) -> str:
+    """A short, student-independent name for a process-level failure."""
+    if outcome.status in ("timeout", "crashed", "skipped", "malformed"):
+        return {"timeout": "an endless loop (timeout)", "crashed": "the process crashed",
+                "skipped": "not run", "malformed": "malformed results"}[outcome.status]  # fmt: skip
+    err = outcome.error or {}
+    kind = str(err.get("type", "Error"))
+    if outcome.status == "import_error":
+        return f"the package does not import ({kind})" if err else "the package does not import"
+    return "not implemented yet" if kind == "NotImplementedError" else f"raises {kind}"
 
 
 class Problem(str):

@@ -49,6 +49,20 @@ class GroupRun:
     """Wall-clock time of the whole group."""
 
 
+@dataclass(frozen=True)
+class Group:
+    """A group of checks run in one sandboxed child."""
+
+    student: tuple[str, ...]
+    """The student's modules the child imports (engine, nn, train)."""
+    reference: tuple[str, ...] = ()
+    """Modules taken from the reference instead, so a task is graded on a correct
+    base: a mistake in engine.py does not cost the nn checks again. A child that
+    holds reference code never has its output shown."""
+    budget: float = 60.0
+    """Wall-clock seconds for the whole group."""
+
+
 @dataclass
 class Verdict:
     """The judge's decision on one check."""
@@ -59,6 +73,8 @@ class Verdict:
     """What the student reads: the failure, expected vs got (public), a hint."""
     score: float
     """Points earned, between 0 and the check's points."""
+    diagnosis: str = ""
+    """The mistake's short name (empty when passed)."""
 
 
 @dataclass
@@ -81,6 +97,12 @@ class CheckResult:
     """The verdict's text."""
     visibility: Visibility
     """Gradescope visibility: public checks are visible, hidden ones after_due_date."""
+    diagnosis: str = ""
+    """The judge's short name for the mistake ("wrong local derivative of mul"),
+    the same for every student who made it: the class report clusters on it."""
+    evidence: dict[str, Any] | None = None
+    """Public checks only: the probe, the student's plain numbers and the
+    expected ones, for the pictures in feedback.html. Always None for hidden checks."""
 
 
 @dataclass
