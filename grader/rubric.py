@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.types import Group
+
 TOLERANCE = "1e-6 relative + 1e-9 absolute"
 TRAJECTORY_STEPS = 5
 TRAIN_STEPS = 40
@@ -24,12 +26,12 @@ TRAIN_POINTS = 40
 TRAIN_ACCURACY = 0.85
 
 # Which of the student's modules each group imports, and its time budget (s).
-GROUPS: dict[str, tuple[list[str], float]] = {
-    "forward": (["engine"], 40.0),
-    "local": (["engine"], 40.0),
-    "graph": (["engine"], 90.0),
-    "nn": (["engine", "nn"], 60.0),
-    "train": (["engine", "nn", "train"], 120.0),
+GROUPS: dict[str, Group] = {
+    "forward": Group(student=("engine",), budget=40.0),
+    "local": Group(student=("engine",), budget=40.0),
+    "graph": Group(student=("engine",), budget=90.0),
+    "nn": Group(student=("engine", "nn"), budget=60.0),
+    "train": Group(student=("engine", "nn", "train"), budget=120.0),
 }
 GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
 
@@ -266,6 +268,8 @@ def local_checks(rng: random.Random) -> list[Check]:
         title = f"local derivative of {expr}" + (" (a node used twice)" if args == [0, 0] else "")
         if len(cases) > 1:
             title = f"local derivative of {op} for x > 0, x < 0" + (" and x = 0" if len(cases) > 2 else "")
+        if is_hidden:  # a hidden check's title never carries its inputs (a ** 1.5 would give one away)
+            title = f"local derivative of {OP_NAME[op]} on other inputs"
         cid = f"{task}/{'hidden' if is_hidden else 'public'}/{op}-{n}"
         checks.append(Check(cid, task, title, float(len(cases)), is_hidden, probe, "local", info={"expr": expr}))
     return checks

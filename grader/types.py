@@ -9,6 +9,7 @@ Statuses are `Literal`s, so a typo is a type error rather than a silent miss.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from grader.tasks import TASKS
@@ -47,6 +48,36 @@ class GroupRun:
     """The grader's remarks about the run (dropped lines, restarts)."""
     seconds: float = 0.0
     """Wall-clock time of the whole group."""
+
+
+@dataclass
+class CleanCopy:
+    """Exactly what is graded of one submission: its micrograd/*.py files."""
+
+    root: Path
+    """The folder holding the copied `micrograd/` package."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Relative path -> content of every graded file (the fingerprint's input)."""
+    problems: dict[str, str] = field(default_factory=dict)
+    """Module (engine, nn, train) -> why it cannot be imported (missing, not UTF-8,
+    a disallowed import): the checks that need it fail with this message."""
+    notes: list[str] = field(default_factory=list)
+    """What was left out (bytecode, other files), one note."""
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One probe as the sandbox runs it."""
+
+    id: str
+    """The check id the answer belongs to."""
+    probe: dict[str, Any]
+    """What to build and measure (never an expected value)."""
+    seconds: float
+    """Wall-clock time allowed for this probe."""
+    max_bytes: int
+    """The longest answer line accepted: near what the probe needs, so a child
+    cannot make the grader hold more than that."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def results_json(out: Path, student: str) -> dict:
-    return json.loads((out / student / RESULTS).read_text())
+    return json.loads((out / "students" / student / RESULTS).read_text())
 
 
 def failing(out: Path, student: str) -> list[dict]:
@@ -109,7 +109,7 @@ def test_feedback_names_task_operation_and_cause(graded: Path, student: str, tas
     text = "\n".join(t["name"] + "\n" + t["output"] for t in public)
     for word in words:
         assert word in text, f"{word!r} not in {student}'s feedback for task {task}:\n{text}"
-    assert f"Task {task}" in (graded / student / FEEDBACK).read_text()
+    assert f"Task {task}" in (graded / "students" / student / FEEDBACK).read_text()
 
 
 def test_public_failure_shows_inputs_expected_and_got(graded: Path) -> None:
@@ -146,7 +146,7 @@ def test_hidden_checks_reveal_no_inputs_or_expected_values(graded: Path) -> None
 
 def test_never_all_passed_while_a_hidden_check_fails(graded: Path) -> None:
     for student in EXPECTED:
-        feedback = (graded / student / FEEDBACK).read_text()
+        feedback = (graded / "students" / student / FEEDBACK).read_text()
         if failing(graded, student):
             assert "Every check passed" not in feedback
     assert "Every check passed" in (graded / "ada" / FEEDBACK).read_text()
