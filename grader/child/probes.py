@@ -131,6 +131,10 @@ def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
         root.backward()
         leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
         out["grad"] = [_grad(nodes[i], f"leaf {i}") for i in leaves]
+        try:  # optional, for feedback.html's graph: every node's grad after backward
+            out["node_grad"] = [_grad(n, f"node {i}") for i, n in enumerate(nodes)]
+        except ProbeError:
+            pass
     return out
 
 
