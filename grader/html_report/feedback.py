@@ -22,13 +22,13 @@ from grader.tasks import TASKS
 from grader.types import CheckResult, SubmissionResult
 
 FEEDBACK_HTML = "feedback.html"
-GRAPH_CAPTION = (
-    "Your graph for this probe, drawn from the numbers your code returned: a box per value (data, grad). "
-    "Red boxes: the gradient differs from the reference's (the expected value is beside yours). "
-    "A red outline marks the operation where, walking back from the root, a gradient first goes wrong."
+LEGEND = (
+    "Your graph for this probe, drawn from the numbers your code returned: a box per value (data, grad), an "
+    "oval per operation. Red boxes: the gradient (or data) differs from the reference's, whose value is shown "
+    "under yours. A red oval marks the operation where, walking back from the root, a gradient first goes wrong."
 )
-
-LOCAL_CAPTION = "only out._backward() ran, with out.grad as shown and the inputs' grads starting at `grad before`."
+EXPR_CAPTION = "The root is at the bottom; backward() walks from it up to the inputs."
+LOCAL_CAPTION = "Case {k}: only out._backward() ran, with out.grad as shown and the inputs' grads at `grad before`."
 
 
 def public(check: CheckResult) -> bool:
@@ -104,9 +104,9 @@ def graphs_of(check: CheckResult) -> list[tuple[Graph, str]]:
     probe, got, want = check.evidence["probe"], check.evidence["result"], check.evidence["expected"]
     if probe.get("kind") == "expr":
         graph = expr_graph(probe, got, want)
-        return [(graph, GRAPH_CAPTION)] if graph and graph.any_wrong else []
+        return [(graph, EXPR_CAPTION)] if graph and graph.any_wrong else []
     if probe.get("kind") == "local":
-        return [(g, f"{GRAPH_CAPTION} Case {k + 1}: {LOCAL_CAPTION}") for k, g in local_graphs(probe, got, want)]
+        return [(g, LOCAL_CAPTION.format(k=k + 1)) for k, g in local_graphs(probe, got, want)]
     return []
 
 
@@ -128,7 +128,7 @@ def picture(check: CheckResult, drawn: list[str]) -> str:
     if not public(check):
         return ""
     if drawn:
-        return "".join(drawn)
+        return f'<p class="lead">{esc(LEGEND)}</p>' + "".join(drawn)
     probe, got, want = check.evidence["probe"], check.evidence["result"], check.evidence["expected"]
     if probe.get("kind") == "train":
         return trajectory_table(got, want) if len(want.get("losses") or []) < 10 else ""
@@ -174,7 +174,8 @@ def feedback_html(result: SubmissionResult) -> str:
         svgs = svgs_of([dot_source(graph) for _, graph, _ in wanted], prefixes)
         drawn: dict[str, list[str]] = {}
         for (cid, graph, caption), svg in zip(wanted, svgs):
-            drawn.setdefault(cid, []).append(graph_html(graph, svg, caption))
+            local = caption.startswith("Case")
+            drawn.setdefault(cid, []).append(graph_html(graph, svg, caption, local=local))
         body.extend(check_card(c, drawn.get(c.id, [])) for c in failing)
     body.append(f"<footer>Numbers are compared with PyTorch (float64) and the reference within {esc(TOLERANCE)}. "
                 "Hidden checks never show their inputs or expected values.</footer>")  # fmt: skip

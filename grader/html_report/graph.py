@@ -236,12 +236,16 @@ def as_table(graph: Graph) -> str:
     return table(headers, rows, numeric=numeric, row_classes=classes)
 
 
-def graph_html(graph: Graph, svg: str | None, caption: str) -> str:
-    """The picture (`svg`, from svgs_of; None: the text fallback) and, folded, the same graph as a table."""
+def graph_html(graph: Graph, svg: str | None, caption: str, *, local: bool = False) -> str:
+    """The picture (`svg`, from svgs_of; None: the text fallback) and, folded, the same graph as a table.
+    `local`: only the last operation's _backward ran (a local-derivative check)."""
     wrong = [n.label for n in graph.nodes if n.wrong_grad]
     culprits = [graph.nodes[i] for i in graph.culprits()]
     summary = ""
-    if culprits:
+    if culprits and local:
+        summary = (f"<p>Only {esc(_op_text(culprits[0]))}'s _backward ran here, and it left a wrong gradient in "
+                   f"{esc(', '.join(wrong))}: its rule is wrong.</p>")  # fmt: skip
+    elif culprits:
         ops = ", ".join(f"{_op_text(n)} (making {n.label})" for n in culprits)
         summary = (f"<p>Walking back from the root, the gradient first goes wrong at: <b>{esc(ops)}</b>. "
                    "The gradient coming into it is right, so either its backward rule is wrong, or the rule ran "
