@@ -148,6 +148,41 @@ def check_card(check: CheckResult, drawn: list[str]) -> str:
     )
 
 
+def in_short(failing: list[CheckResult]) -> str:
+    """One line per mistake (the judge's diagnosis) with the tasks it costs, the
+    first thing a student reads; an endless loop says where it never ended."""
+    by_diagnosis: dict[str, list[CheckResult]] = {}
+    for c in failing:
+        by_diagnosis.setdefault(c.diagnosis or "failed", []).append(c)
+    items = []
+    for diagnosis, checks in by_diagnosis.items():
+        if diagnosis == "not run":
+            continue
+        tasks = ", ".join(dict.fromkeys(c.task for c in checks))
+        count = f"{len(checks)} check{'s' if len(checks) > 1 else ''}"
+        if "timeout" in diagnosis:
+            first = checks[0]
+            items.append(f"<li><b>Your code never finished</b> in Task {esc(first.task)} ({esc(TASKS[first.task])}): "
+                         f"an endless loop? It first hung on “{esc(first.name)}” ({count} timed out, tasks "
+                         f"{esc(tasks)}).</li>")  # fmt: skip
+        else:
+            items.append(f"<li><b>{esc(diagnosis)}</b> — tasks {esc(tasks)} ({count})</li>")
+    skipped = by_diagnosis.get("not run", [])
+    if skipped:
+        items.append(f"<li>{len(skipped)} check{'s were' if len(skipped) > 1 else ' was'} not run: an earlier probe in "
+                     "the same group looped or crashed, and they would have run after it.</li>")  # fmt: skip
+    return "<h2>In short</h2><ul>" + "".join(items) + "</ul>" if items else ""
+
+
+def not_run_card(checks: list[CheckResult]) -> str:
+    """The checks that never ran, in one card rather than one each."""
+    rows = [[f"<code>{esc(c.id)}</code>", esc(c.name), f"0 / {fmt_points(c.max_score)}"] for c in checks]
+    return (f'<div class="card failed"><h3>{len(checks)} checks not run</h3><p>An earlier probe in their group '
+            "looped or crashed (see above), so these were not run; they cost their points until it is fixed.</p>"
+            f"<details><summary>Which checks</summary>{table(['check', 'name', 'points'], rows, numeric=[2])}"
+            "</details></div>")  # fmt: skip
+
+
 def feedback_html(result: SubmissionResult) -> str:
     """The whole page for one student."""
     failing = [c for c in result.checks if c.status == "failed"]
@@ -162,6 +197,7 @@ def feedback_html(result: SubmissionResult) -> str:
     else:
         body.append(f'<p class="lead">{len(failing)} of {len(result.checks)} checks fail; each is explained '
                     "below, with a picture of your own numbers where the check is public.</p>")  # fmt: skip
+    body.append(in_short(failing))
     body.append("<h2>Score per task</h2>" + score_table(result))
     if result.notes:
         notes = "".join(f"<pre>{esc(n)}</pre>" for n in result.notes)
@@ -176,7 +212,10 @@ def feedback_html(result: SubmissionResult) -> str:
         for (cid, graph, caption), svg in zip(wanted, svgs):
             local = caption.startswith("Case")
             drawn.setdefault(cid, []).append(graph_html(graph, svg, caption, local=local))
-        body.extend(check_card(c, drawn.get(c.id, [])) for c in failing)
+        skipped = [c for c in failing if c.diagnosis == "not run"]
+        body.extend(check_card(c, drawn.get(c.id, [])) for c in failing if c.diagnosis != "not run")
+        if skipped:
+            body.append(not_run_card(skipped))
     body.append(f"<footer>Numbers are compared with PyTorch (float64) and the reference within {esc(TOLERANCE)}. "
                 "Hidden checks never show their inputs or expected values.</footer>")  # fmt: skip
     return page(f"Feedback for {result.student}", "\n".join(b for b in body if b))
