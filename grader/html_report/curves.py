@@ -34,25 +34,29 @@ def svg_of_figure(fig: Any) -> str:
 
 
 def loss_curves(yours: list[float], reference: list[float], title: str) -> str:
-    """The loss at every step: the student's and the reference's on the same steps."""
+    """The loss at every step: the student's and the reference's on the same steps.
+
+    When the losses span more than a factor of 30 (a diverging student), the
+    axis is logarithmic: log10 of the loss on a linear axis with 10**k labels,
+    which matplotlib draws in half the time of its own log scale."""
+    import numpy as np
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig = Figure(figsize=(5.2, 3.4))
     fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.9)
     ax = fig.add_subplot()
-    ax.plot(range(len(reference)), reference, color="#1a7f37", linewidth=4, alpha=0.45, label="reference")
-    finite = [v if isinstance(v, (int, float)) and math.isfinite(v) else math.nan for v in yours]
-    ax.plot(range(len(finite)), finite, color="#c62828", linewidth=1.6, marker="o", markersize=3, label="yours")
-    positive = [v for v in [*finite, *reference] if isinstance(v, (int, float)) and v > 0 and math.isfinite(v)]
-    if positive and max(positive) / min(positive) > 30:
-        ax.set_yscale("log")
-        # Plain labels: matplotlib's default 10^k labels go through mathtext, slow to lay out.
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set(xlabel="step", ylabel="loss", title=title)
-    ax.legend(frameon=False)
-    ax.grid(alpha=0.3)
+    mine = np.array([v if isinstance(v, (int, float)) and math.isfinite(v) else np.nan for v in yours], dtype=float)
+    ref = np.asarray(reference, dtype=float)
+    both = np.concatenate([mine[np.isfinite(mine)], ref[np.isfinite(ref)]])
+    positive = both[both > 0]
+    log = positive.size == both.size and positive.size > 0 and positive.max() / positive.min() > 30
+    if log:
+        mine, ref = np.log10(np.where(mine > 0, mine, np.nan)), np.log10(ref)
+        lo, hi = math.floor(np.log10(positive.min())), math.ceil(np.log10(positive.max()))
+        ax.set_yticks(range(lo, hi + 1), [f"{10.0**k:g}" for k in range(lo, hi + 1)])
+    ax.plot(range(len(ref)), ref, color="#1a7f37", linewidth=4, alpha=0.45)
+    ax.plot(range(len(mine)), mine, color="#c62828", linewidth=1.6, marker="o", markersize=3)
+    ax.set(xlabel="step", ylabel="loss (log scale)" if log else "loss", title=title)
     return svg_of_figure(fig)
 
 
@@ -108,11 +112,8 @@ def decision_boundary(probe: dict[str, Any], weights: list[float], title: str) -
     ax = fig.add_subplot()
     ax.contourf(xx, yy, zz > 0, levels=[-0.5, 0.5, 1.5], colors=["#f4a582", "#92c5de"], alpha=0.8)
     right = (np.asarray(truth) > 0) == (y > 0)
-    for label, color in ((1.0, "#2166ac"), (-1.0, "#b2182b")):
-        sel = y == label
-        ax.scatter(X[sel & right, 0], X[sel & right, 1], c=color, s=28, edgecolors="k", linewidths=0.5,
-                   label=f"y = {label:+g}")  # fmt: skip
-        ax.scatter(X[sel & ~right, 0], X[sel & ~right, 1], c=color, s=60, marker="X", edgecolors="k", linewidths=0.5)
-    ax.set(xlim=(x0, x1), ylim=(y0, y1), title=f"{title}: {accuracy:.0%} right (x: wrong side)")
-    ax.legend(frameon=True, fontsize=8, loc="lower left")
+    colours = np.where(y > 0, "#2166ac", "#b2182b")
+    ax.scatter(X[right, 0], X[right, 1], c=colours[right], s=28, edgecolors="k", linewidths=0.5)
+    ax.scatter(X[~right, 0], X[~right, 1], c=colours[~right], s=70, marker="X", edgecolors="k", linewidths=0.5)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), title=f"{title}: {accuracy:.0%} right")
     return svg_of_figure(fig), accuracy

@@ -58,17 +58,18 @@ def training_section(result: SubmissionResult) -> str:
         elif yours and reference:
             figures.append(
                 f'<figure><div class="fit">{loss_curves(yours, reference, f"Loss over {len(reference)} steps")}'
-                "</div><figcaption>Your loss at every step (red) and the reference's from the same start "
-                "(green). They should lie on top of each other.</figcaption></figure>"
+                "</div><figcaption>Your loss at every step (<span class=bad>red, dots</span>) and the reference's "
+                "from the same start (<span class=ok>thick green</span>). They should lie on top of each other."
+                "</figcaption></figure>"
             )
         if len(yours) >= 10:
             drawn = decision_boundary(probe, got.get("weights") or [], "Your trained model")
             if drawn:
                 svg, accuracy = drawn
                 figures.append(
-                    f'<figure><div class="fit">{svg}</div><figcaption>Where your trained model says +1 (blue) '
-                    f"and -1 (orange) on the moons it trained on: {accuracy:.0%} of the points on the right "
-                    "side.</figcaption></figure>"
+                    f'<figure><div class="fit">{svg}</div><figcaption>Where your trained model says +1 (blue area) '
+                    f"and -1 (orange area), with the moons it trained on (blue dots: +1, red dots: -1; a cross is "
+                    f"on the wrong side): {accuracy:.0%} of the points on the right side.</figcaption></figure>"
                 )
             else:
                 figures.append("<p>Your trained weights are not finite numbers, so there is no boundary to draw.</p>")
