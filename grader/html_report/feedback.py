@@ -15,7 +15,7 @@ from typing import Any
 
 from grader.html_report.curves import decision_boundary, loss_curves
 from grader.html_report.graph import Graph, dot_source, expr_graph, graph_html, local_graphs, svgs_of
-from grader.html_report.page import bar, esc, fmt_number, fmt_points, page, split_hint, table
+from grader.html_report.page import bar, esc, fmt_number, fmt_points, numbers, page, split_hint, table
 from grader.oracle import close
 from grader.rubric import TOLERANCE
 from grader.tasks import TASKS
@@ -51,7 +51,7 @@ def training_section(result: SubmissionResult) -> str:
         if not public(check) or check.evidence["probe"].get("kind") != "train":
             continue
         probe, got, want = check.evidence["probe"], check.evidence["result"], check.evidence["expected"]
-        yours, reference = got.get("losses") or [], want.get("losses") or []
+        yours, reference = numbers(got.get("losses")), numbers(want.get("losses"))
         figures = []
         if len(reference) < 10:  # a short trajectory reads better as numbers
             figures.append(trajectory_table(got, want))
@@ -63,7 +63,7 @@ def training_section(result: SubmissionResult) -> str:
                 "</figcaption></figure>"
             )
         if len(yours) >= 10:
-            drawn = decision_boundary(probe, got.get("weights") or [], "Your trained model")
+            drawn = decision_boundary(probe, numbers(got.get("weights")), "Your trained model")
             if drawn:
                 svg, accuracy = drawn
                 figures.append(
@@ -113,7 +113,8 @@ def graphs_of(check: CheckResult) -> list[tuple[Graph, str]]:
 
 def trajectory_table(got: dict[str, Any], want: dict[str, Any]) -> str:
     """The loss at each step of a short trajectory: the reference's and the student's."""
-    yours, reference = got.get("losses") or [], want.get("losses") or []
+    yours, reference = got.get("losses"), numbers(want.get("losses"))
+    yours = yours if isinstance(yours, list) else []
     rows, classes = [], []
     for k, w in enumerate(reference):
         g = yours[k] if k < len(yours) else None
@@ -132,7 +133,7 @@ def picture(check: CheckResult, drawn: list[str]) -> str:
         return f'<p class="lead">{esc(LEGEND)}</p>' + "".join(drawn)
     probe, got, want = check.evidence["probe"], check.evidence["result"], check.evidence["expected"]
     if probe.get("kind") == "train":
-        return trajectory_table(got, want) if len(want.get("losses") or []) < 10 else ""
+        return trajectory_table(got, want) if len(numbers(want.get("losses"))) < 10 else ""
     return differing_numbers(got, want)
 
 

@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.html_report.page import esc, table
+from grader.html_report.page import esc, number, numbers, table
 from grader.oracle import close
 from grader.rubric import OP_TEXT, render
 
@@ -91,14 +91,11 @@ def _label(names: list[str], i: int, instr: list[Any]) -> str:
 def expr_graph(probe: dict[str, Any], got: dict[str, Any], want: dict[str, Any]) -> Graph | None:
     """The graph of an `expr` probe: every node's data, and grads when the probe ran backward()."""
     program = probe.get("program")
-    data, want_data = got.get("data"), want.get("data")
-    if not program or not isinstance(data, list) or not isinstance(want_data, list):
+    data, want_data = numbers(got.get("data")), numbers(want.get("data"))
+    if not program or not (len(data) == len(want_data) == len(program)):
         return None
-    if not (len(data) == len(want_data) == len(program)):
-        return None
-    grads, want_grads = got.get("node_grad"), want.get("node_grad")
-    has_grads = isinstance(grads, list) and isinstance(want_grads, list)
-    has_grads = has_grads and len(grads) == len(want_grads) == len(program)
+    grads, want_grads = numbers(got.get("node_grad")), numbers(want.get("node_grad"))
+    has_grads = len(grads) == len(want_grads) == len(program)
     names = render(program)
     nodes = []
     for i, (op, *args) in enumerate(program):
@@ -116,17 +113,22 @@ def local_graphs(probe: dict[str, Any], got: dict[str, Any], want: dict[str, Any
     """One small graph per failing case of a `local` probe: the inputs (grad before
     and after `out._backward()`), the operation, and `out` with its given grad."""
     graphs = []
-    cases, have, wanted = probe.get("cases", []), got.get("cases", []), want.get("cases", [])
+    cases, have, wanted = probe.get("cases", []), got.get("cases"), want.get("cases", [])
+    if not isinstance(have, list):
+        return []
     for k, (case, h, w) in enumerate(zip(cases, have, wanted)):
+        if not isinstance(h, dict) or len(numbers(h.get("grad"))) != len(case["inputs"]):
+            continue
         xs = case["inputs"]
         names = render([["leaf", x] for x in xs])
         nodes = [
             Node(label=names[i], data=x, want_data=x, grad=g, want_grad=wg, before=case["pre"][i])
-            for i, (x, g, wg) in enumerate(zip(xs, h.get("grad", []), w.get("grad", [])))
+            for i, (x, g, wg) in enumerate(zip(xs, numbers(h.get("grad")), w.get("grad", [])))
         ]
         if len(nodes) != len(xs):
             continue
-        out = Node(label="out", op=probe["op"], args=list(case["args"]), data=h.get("data"), want_data=w.get("data"))
+        out = Node(label="out", op=probe["op"], args=list(case["args"]), data=number(h.get("data")))
+        out.want_data = w.get("data")
         out.grad = out.want_grad = case["upstream"]
         nodes.append(out)
         graph = Graph(nodes)

@@ -43,6 +43,18 @@ def fmt_number(x: object) -> str:
     return f"{x:.10g}"
 
 
+def numbers(x: object) -> list[float]:
+    """`x` if it is a list of real numbers, else []: what came back from a student's
+    code is only drawn when it has the shape a picture needs."""
+    if not isinstance(x, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+        return []
+    return [float(v) for v in x]
+
+
+def number(x: object) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
 def fmt_points(x: float) -> str:
     return f"{x:g}"
 

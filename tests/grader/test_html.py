@@ -259,3 +259,18 @@ def test_pages_render_in_chromium(reports: Path, tmp_path: Path) -> None:
     assert "Class report" in seen and "Common mistakes" in seen and "wrong local derivative of relu" in seen
     assert len(colours(class_png)) > 50
     print(f"screenshots: {hugo_png} {jade_png} {class_png}")
+
+
+def test_numbers_of_the_wrong_shape_are_not_drawn(results: dict[str, SubmissionResult]) -> None:
+    """Evidence is whatever a student's code returned: odd shapes give text, never a crash."""
+    checks = []
+    odd_values = ["x", None, [1.0], {"a": 1}, [True, "2"], 5]
+    for c in results["hugo"].checks + results["ada"].checks:
+        if c.evidence is None:
+            continue
+        for k, odd in enumerate(odd_values):
+            result = {key: odd for key in c.evidence["result"]}
+            evidence = {**c.evidence, "result": result}
+            checks.append(CheckResult(**{**c.__dict__, "id": f"{c.id}/{k}", "status": "failed", "evidence": evidence}))
+    text = feedback_html(SubmissionResult("odd", checks=checks))
+    assert "Feedback for odd" in text and "goes wrong here" not in text
