@@ -150,6 +150,36 @@ def check_card(check: CheckResult, drawn: list[str]) -> str:
     )
 
 
+def same_failure_card(checks: list[CheckResult]) -> str:
+    """Checks that failed with the very same message (a package that does not import,
+    a function not written yet): the message once, the checks folded below it."""
+    text, hint = split_hint(checks[0].output)
+    lost = sum(c.max_score for c in checks)
+    rows = [[f"<code>{esc(c.id)}</code>", esc(c.name), f"0 / {fmt_points(c.max_score)}"] for c in checks]
+    return (f'<div class="card failed" id="{esc(checks[0].id)}"><h3>{len(checks)} checks failed the same way</h3>'
+            f"<div>0 / {fmt_points(lost)} points</div><pre>{esc(text)}</pre>"
+            + (f'<div class="hint">{esc(hint)}</div>' if hint else "")
+            + f"<details><summary>Which checks</summary>{table(['check', 'name', 'points'], rows, numeric=[2])}"
+            "</details></div>")  # fmt: skip
+
+
+def failing_cards(failing: list[CheckResult], drawn: dict[str, list[str]]) -> list[str]:
+    """A card per failing check, except that checks without a picture that failed
+    with the same message share one, and checks not run share one at the end."""
+    groups: dict[str, list[CheckResult]] = {}
+    for c in failing:
+        if c.diagnosis == "not run":
+            continue
+        key = c.id if drawn.get(c.id) or public(c) else f"same:{c.output}"
+        groups.setdefault(key, []).append(c)
+    cards = [check_card(g[0], drawn.get(g[0].id, [])) if len(g) == 1 else same_failure_card(g)
+             for g in groups.values()]  # fmt: skip
+    skipped = [c for c in failing if c.diagnosis == "not run"]
+    if skipped:
+        cards.append(not_run_card(skipped))
+    return cards
+
+
 def in_short(failing: list[CheckResult]) -> str:
     """One line per mistake (the judge's diagnosis) with the tasks it costs, the
     first thing a student reads; an endless loop says where it never ended."""
@@ -197,12 +227,13 @@ def feedback_html(result: SubmissionResult) -> str:
         body.append('<p class="lead">All public checks passed, but hidden checks did not: they run the same '
                     "operations on other inputs. Test your code on more inputs than the public examples.</p>")
     else:
+        pictures = " Public checks show a picture of your own numbers." if any(map(public, failing)) else ""
         body.append(f'<p class="lead">{len(failing)} of {len(result.checks)} checks fail; each is explained '
-                    "below, with a picture of your own numbers where the check is public.</p>")  # fmt: skip
+                    f"below.{pictures}</p>")  # fmt: skip
     body.append(in_short(failing))
     body.append("<h2>Score per task</h2>" + score_table(result))
     if result.notes:
-        notes = "".join(f"<pre>{esc(n)}</pre>" for n in result.notes)
+        notes = "".join(f"<pre>{esc(n)}</pre>" for n in dict.fromkeys(result.notes))
         body.append(f"<h2>Notes</h2>{notes}")
     body.append(training_section(result))
     if failing:
@@ -214,10 +245,7 @@ def feedback_html(result: SubmissionResult) -> str:
         for (cid, graph, caption), svg in zip(wanted, svgs):
             local = caption.startswith("Case")
             drawn.setdefault(cid, []).append(graph_html(graph, svg, caption, local=local))
-        skipped = [c for c in failing if c.diagnosis == "not run"]
-        body.extend(check_card(c, drawn.get(c.id, [])) for c in failing if c.diagnosis != "not run")
-        if skipped:
-            body.append(not_run_card(skipped))
+        body.extend(failing_cards(failing, drawn))
     body.append(f"<footer>Numbers are compared with PyTorch (float64) and the reference within {esc(TOLERANCE)}. "
                 "Hidden checks never show their inputs or expected values.</footer>")  # fmt: skip
     return page(f"Feedback for {result.student}", "\n".join(b for b in body if b))
