@@ -156,8 +156,9 @@ def same_failure_card(checks: list[CheckResult]) -> str:
     text, hint = split_hint(checks[0].output)
     lost = sum(c.max_score for c in checks)
     rows = [[f"<code>{esc(c.id)}</code>", esc(c.name), f"0 / {fmt_points(c.max_score)}"] for c in checks]
+    tasks = ", ".join(dict.fromkeys(c.task for c in checks))
     return (f'<div class="card failed" id="{esc(checks[0].id)}"><h3>{len(checks)} checks failed the same way</h3>'
-            f"<div>0 / {fmt_points(lost)} points</div><pre>{esc(text)}</pre>"
+            f"<div>0 / {fmt_points(lost)} points · tasks {esc(tasks)}</div><pre>{esc(text)}</pre>"
             + (f'<div class="hint">{esc(hint)}</div>' if hint else "")
             + f"<details><summary>Which checks</summary>{table(['check', 'name', 'points'], rows, numeric=[2])}"
             "</details></div>")  # fmt: skip
