@@ -5,7 +5,8 @@ Everything is drawn in the grader's process from the plain numbers the sandbox
 returned; hidden checks never get inputs or pictures. One concern per module:
 page (the HTML shell), graph (a probe's computation graph, Graphviz), curves
 (training pictures, matplotlib), feedback (the student's page), mistakes
-(clustering by diagnosis, the csv), classreport (the class's page).
+(clustering by diagnosis, the csv), classreport (the class's page), nbgrader_link
+(a link from nbgrader's feedback HTML to feedback.html, for notebook submissions).
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from pathlib import Path
 from grader.html_report.classreport import class_report_html
 from grader.html_report.feedback import FEEDBACK_HTML, feedback_html
 from grader.html_report.mistakes import mistakes_csv, mistakes_table, top_mistakes
+from grader.html_report.nbgrader_link import link_nbgrader_feedback
 from grader.report import atomic_write
 from grader.types import SubmissionResult
 
 CLASS_REPORT = "class-report.html"
 MISTAKES_CSV = "common-mistakes.csv"
 
-__all__ = ["feedback_html", "mistakes_table", "top_mistakes", "write_class_reports", "write_feedback_html"]
+__all__ = [
+    "feedback_html",
+    "link_nbgrader_feedback",
+    "mistakes_table",
+    "top_mistakes",
+    "write_class_reports",
+    "write_feedback_html",
+]
 
 
 def write_feedback_html(folder: Path, result: SubmissionResult) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from grader.grading import grade_package
 from grader.html_report import graph as graph_module
-from grader.html_report import top_mistakes, write_class_reports, write_feedback_html
+from grader.html_report import link_nbgrader_feedback, top_mistakes, write_class_reports, write_feedback_html
 from grader.html_report.feedback import feedback_html
 from grader.html_report.mistakes import CSV_COLUMNS, cluster_name
 from grader.intake import find_package
@@ -275,3 +275,16 @@ def test_numbers_of_the_wrong_shape_are_not_drawn(results: dict[str, SubmissionR
             checks.append(CheckResult(**{**c.__dict__, "id": f"{c.id}/{k}", "status": "failed", "evidence": evidence}))
     text = feedback_html(SubmissionResult("odd", checks=checks))
     assert "Feedback for odd" in text and "goes wrong here" not in text
+
+
+def test_nbgrader_feedback_links_to_feedback_html(tmp_path: Path) -> None:
+    page = tmp_path / "ada" / "notebooks" / "a2_backprop.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html><head></head><body class='x'><h1>a2_backprop</h1></body></html>", encoding="utf-8")
+    assert link_nbgrader_feedback(page, tmp_path / "ada" / "feedback.html")
+    assert link_nbgrader_feedback(page, tmp_path / "ada" / "feedback.html")  # once only
+    text = page.read_text(encoding="utf-8")
+    assert text.count('href="../feedback.html"') == 1
+    assert text.index("feedback.html") < text.index("<h1>")
+    (tmp_path / "bad.html").write_text("no body here", encoding="utf-8")
+    assert not link_nbgrader_feedback(tmp_path / "bad.html", tmp_path / "feedback.html")
