@@ -55,16 +55,24 @@ def top_mistakes(results: list[SubmissionResult], n: int = 5) -> list[Mistake]:
 
 
 def mistakes_csv(results: list[SubmissionResult]) -> str:
-    """common-mistakes.csv: a row per (check, diagnosis), the most common mistakes first."""
-    names = {c.id: c.name for r in results for c in r.checks}
+    """common-mistakes.csv: a row per (check, diagnosis), the most common mistakes first;
+    `hint` is the hint those failures gave most often."""
+    names: dict[str, str] = {}
+    hints: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for r in results:
+        for c in r.checks:
+            names.setdefault(c.id, c.name)
+            if c.status == "failed":
+                hints[c.id, cluster_name(c.diagnosis)][split_hint(c.output)[1]] += 1
+    order = {cid: k for k, cid in enumerate(names)}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for m in clusters(results):
-        hint = next(iter(m.hints), "")
-        for cid, who in m.checks.items():
+        for cid, who in sorted(m.checks.items(), key=lambda item: (-len(item[1]), order[item[0]])):
             share = len(who) / m.class_size if m.class_size else 0.0
-            writer.writerow([cid.split("/")[0], cid, names.get(cid, ""), m.diagnosis, len(who), f"{share:.3f}",
+            hint = hints[cid, m.diagnosis].most_common(1)[0][0] if hints[cid, m.diagnosis] else ""
+            writer.writerow([cid.split("/")[0], cid, names[cid], m.diagnosis, len(who), f"{share:.3f}",
                              " ".join(who), hint])  # fmt: skip
     return buffer.getvalue()
 
