@@ -108,7 +108,7 @@ def decision_boundary(probe: dict[str, Any], weights: list[float], title: str) -
     xx, yy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
     zz = _numpy_scores(probe, weights, np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
     fig = Figure(figsize=(4.6, 3.6))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.1, top=0.9)
+    fig.subplots_adjust(left=0.03, right=0.97, bottom=0.03, top=0.9)
     ax = fig.add_subplot()
     ax.contourf(xx, yy, zz > 0, levels=[-0.5, 0.5, 1.5], colors=["#f4a582", "#92c5de"], alpha=0.8)
     right = (np.asarray(truth) > 0) == (y > 0)
@@ -116,4 +116,6 @@ def decision_boundary(probe: dict[str, Any], weights: list[float], title: str) -
     ax.scatter(X[right, 0], X[right, 1], c=colours[right], s=28, edgecolors="k", linewidths=0.5)
     ax.scatter(X[~right, 0], X[~right, 1], c=colours[~right], s=70, marker="X", edgecolors="k", linewidths=0.5)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), title=f"{title}: {accuracy:.0%} right")
+    ax.set_xticks([])  # the moons' coordinates say nothing here; tick labels cost a third of the time
+    ax.set_yticks([])
     return svg_of_figure(fig), accuracy
