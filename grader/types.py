@@ -178,3 +178,31 @@ class SubmissionResult:
     def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
         checks = [CheckResult(**c) for c in data.get("checks", [])]
         return cls(**{**data, "checks": checks})
+
+
+@dataclass
+class Mistake:
+    """One cluster of the class report: every student with a failing check of this diagnosis."""
+
+    diagnosis: str
+    """The judge's diagnosis (numbers in it, such as a step or an accuracy, read N)."""
+    students: list[str]
+    """Who made it, sorted."""
+    checks: dict[str, list[str]]
+    """Check id -> the students who failed that check with this diagnosis."""
+    hints: dict[str, int]
+    """The hints these failures gave -> how many failing checks gave each."""
+    class_size: int
+    """Students graded, for the share."""
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+    @property
+    def share(self) -> float:
+        return self.count / self.class_size if self.class_size else 0.0
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({cid.split("/")[0] for cid in self.checks}, key=lambda t: tuple(map(int, t.split("."))))
