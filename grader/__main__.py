@@ -57,7 +57,15 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     for w in warnings:
         console.print(f"[yellow]warning:[/] {w}")
     console.print(summary_table(results, f"{len(results)} submissions graded into {args.out}"))
-    console.print(f"Grades: {args.out / 'grades.csv'}; per student: results.json (Gradescope) and feedback.md")
+    from grader.html_report import mistakes_table, top_mistakes
+
+    if top_mistakes(results, 5):
+        console.print(mistakes_table(top_mistakes(results, 5)))
+    console.print(
+        f"Grades: {args.out / 'grades.csv'}; the class: {args.out / 'class-report.html'}, "
+        f"{args.out / 'common-mistakes.csv'}; per student (students/<id>/): results.json (Gradescope), "
+        "feedback.md and feedback.html"
+    )
     if notebooks:
         from grader.classroom import load_secret
         from grader.notebooks import grade_notebook_class

@@ -138,8 +138,12 @@ def student_folder(out: Path, student: str) -> Path:
 
 
 def write_student(out: Path, result: SubmissionResult, key: bytes | None = None) -> None:
+    """feedback.md, feedback.html, then results.json (written last: it marks the student done)."""
+    from grader.html_report import write_feedback_html  # it builds on this module
+
     folder = student_folder(out, result.student)
     atomic_write(folder / FEEDBACK, feedback_markdown(result))
+    write_feedback_html(folder, result)
     data = gradescope_json(result)
     if key is not None:
         data["extra_data"]["signature"] = signature(data["extra_data"]["result"], key)  # type: ignore[index]
@@ -188,4 +192,7 @@ def write_class_csv(
     names = sorted(students)
     results = [r for name in names if (r := load_student(root / name, key))]
     atomic_write(out / "grades.csv", grades_csv(results))
+    from grader.html_report import write_class_reports  # it builds on this module
+
+    write_class_reports(out, results)
     return results

@@ -15,12 +15,13 @@ from grader.html_report.curves import svg_of_figure
 from grader.html_report.feedback import FEEDBACK_HTML
 from grader.html_report.mistakes import clusters
 from grader.html_report.page import bar, esc, fmt_points, page, table
+from grader.report import STUDENTS
 from grader.tasks import TASKS
 from grader.types import Mistake, SubmissionResult
 
 
 def student_link(student: str) -> str:
-    return f'<a href="{quote(student)}/{FEEDBACK_HTML}">{esc(student)}</a>'
+    return f'<a href="{STUDENTS}/{quote(student)}/{FEEDBACK_HTML}">{esc(student)}</a>'
 
 
 def distribution_svg(totals: list[float], top: float) -> str:

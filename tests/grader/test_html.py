@@ -185,7 +185,7 @@ def test_class_report_lists_each_mistake_with_its_students(reports: Path) -> Non
     assert "Score distribution" in seen and "<svg" in text
     assert "Pass rate per task" in seen and "Pass rate per check" in seen
     for student in TASKS:
-        assert f'href="{student}/feedback.html"' in text
+        assert f'href="students/{student}/feedback.html"' in text
     assert "wrong local derivative of relu" in seen
     assert "an endless loop (timeout)" in seen
     assert "not run" not in re.findall(r"<h3>([^<]*)</h3>", text), "not-run checks are the loop's, not a mistake"
