@@ -267,3 +267,46 @@ def test_every_broken_upload_gets_a_row_and_one_message(tmp_path: Path, kind: st
     assert "bad.zip" in rows["bad"].notes[0]
     feedback = (tmp_path / "out" / "students" / "bad" / "feedback.md").read_text()
     assert feedback.count("not graded") <= 2  # one block for all checks, not one per check
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def test_a_worker_killed_mid_student_is_replaced_and_nobody_loses_a_row(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    for i in range(4):
+        shutil.copytree(REFERENCE, klass / f"s{i}" / "micrograd")
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", "--secret", "x"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    killed = False
+    while time.monotonic() < deadline and not killed:
+        # A pool worker (forked: the same command line) that has started a sandboxed child
+        # is in the middle of a student.
+        main = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        for worker in _children(proc.pid):
+            try:
+                if Path(f"/proc/{worker}/cmdline").read_bytes() == main and _children(worker):
+                    os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+                    killed = True
+                    break
+            except (OSError, ProcessLookupError):
+                continue
+        time.sleep(0.05)
+    assert killed, "no worker was seen grading"
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output
+    rows = (out / "grades.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == [f"s{i}" for i in range(4)], output
+    assert all(r.endswith(",88,88") for r in rows), rows

@@ -99,7 +99,7 @@ def test_results_json_follows_gradescope_schema(graded: Path) -> None:
         ("kai", "1.1", ["SyntaxError", "engine.py"]),
         ("lena", "4.1", ["exited while importing", "exit code 3"]),
         ("milo", "5.1", ["not UTF-8", "train.py"]),
-        ("nora", "1.1", ["no micrograd/ package"]),
+        ("nora", "1.1", ["not graded: see the note at the top"]),
     ],
 )
 def test_feedback_names_task_operation_and_cause(graded: Path, student: str, task: str, words: list[str]) -> None:
@@ -149,7 +149,7 @@ def test_never_all_passed_while_a_hidden_check_fails(graded: Path) -> None:
         feedback = (graded / "students" / student / FEEDBACK).read_text()
         if failing(graded, student):
             assert "Every check passed" not in feedback
-    assert "Every check passed" in (graded / "ada" / FEEDBACK).read_text()
+    assert "Every check passed" in (graded / "students" / "ada" / FEEDBACK).read_text()
 
 
 def test_hostile_submission_earns_nothing_and_its_prints_are_ignored(graded: Path) -> None:
@@ -166,3 +166,9 @@ def test_no_process_outlives_grading(graded: Path) -> None:
 
 def test_mutants_are_described() -> None:
     assert {m.student for m in MUTANTS} <= EXPECTED.keys() and all(m.bug for m in MUTANTS)
+
+
+def test_an_ungradable_upload_says_why_once_at_the_top(graded: Path) -> None:
+    feedback = (graded / "students" / "nora" / FEEDBACK).read_text()
+    assert feedback.count("no micrograd/engine.py and no engine.py was found; the folder is empty") == 1
+    assert feedback.count("not graded: see the note at the top") == 1  # one block for every check
