@@ -84,19 +84,19 @@ def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None =
             result = not_graded(entry.student, entry.problem, seed=seed)
         else:
             try:
-                root, notes = locate(entry.path, Path(tmp))
-                copy = clean_copy(root, Path(tmp) / "clean") if root is not None else None
+                upload = locate(entry.path, Path(tmp))
+                copy = clean_copy(upload.root, Path(tmp) / "clean") if upload.root is not None else None
             except (SubmissionError, OSError, ValueError) as exc:
                 message = str(exc) if isinstance(exc, SubmissionError) else f"the upload could not be read ({exc})"
                 result = not_graded(entry.student, f"Nothing could be graded: {message}.", seed=seed)
             else:
                 assert copy is not None
                 previous = load_student(folder, secret)
-                if previous and previous.fingerprint == fingerprint(copy.files, seed):
+                if previous and previous.fingerprint == fingerprint(copy.files, seed, upload.tasks):
                     return False
                 sandbox = _SANDBOX or Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
-                result = grade_copy(copy, entry.student, seed=seed, sandbox=sandbox)
-                result.notes[:0] = notes
+                result = grade_copy(copy, entry.student, seed=seed, sandbox=sandbox, tasks=upload.tasks)
+                result.notes[:0] = upload.notes
     write_student(out, result, secret)
     return True
 

@@ -63,9 +63,9 @@ def student_seed(secret: bytes, student: str) -> int:
     return int.from_bytes(hmac.new(secret, student.encode(), hashlib.sha256).digest()[:8], "big")
 
 
-def fingerprint(files: dict[str, bytes] | None, seed: int) -> str:
-    """Changes when the graded files, the rubric, the judge or the student's seed change."""
-    h = hashlib.sha256(f"{seed}".encode())
+def fingerprint(files: dict[str, bytes] | None, seed: int, tasks: Sequence[str] | None = None) -> str:
+    """Changes when the graded files, the rubric, the judge, the tasks or the student's seed change."""
+    h = hashlib.sha256(f"{seed}:{sorted(tasks or [])}".encode())
     for path in [Path(rubric.__file__), Path(__file__).with_name("judge.py")]:
         h.update(path.read_bytes())
     for rel, data in sorted((files or {}).items()):
@@ -130,7 +130,7 @@ def grade_copy(
             result.notes.append(f"Internal grader error in {check.id}: {type(exc).__name__}: {exc}")
         result.checks.append(_check_result(check, verdict, None if check.hidden else _evidence(check, outcome, want)))
     _cross_task_hints(result)
-    result.fingerprint = fingerprint(copy.files, seed)
+    result.fingerprint = fingerprint(copy.files, seed, tasks)
     result.seconds = round(time.monotonic() - start, 3)
     return result
 

@@ -9,6 +9,7 @@ under the size and member caps.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import stat
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.types import CleanCopy
+from grader.types import CleanCopy, Upload
 
 MODULE_FILES = ("engine", "nn", "train")
 MAX_FILE_BYTES = 5_000_000
@@ -168,21 +169,26 @@ def _loose_files(root: Path) -> Path | None:
     return None
 
 
-def locate(path: Path, workdir: Path) -> tuple[Path | None, list[str]]:
+COURSE = Path(__file__).resolve().parent.parent / "assignments"
+
+
+def locate(path: Path, workdir: Path, course: Path = COURSE) -> Upload:
     """Find the micrograd package in an upload, however it was handed in.
 
     Accepted: a `micrograd/` package up to two levels down; loose `engine.py`,
-    `nn.py`, `train.py`; a zip of either; a folder holding exactly one zip.
-    Returns the folder holding `micrograd/` (None if nothing gradable) and the
-    notes that explain what was found, one message each."""
-    notes: list[str] = []
-    if path.is_file() or (path.suffix.lower() == ".zip" and not path.is_dir()):
+    `nn.py`, `train.py`; a zip of either; a folder holding exactly one zip; an
+    assignment's notebook (`.ipynb`, rebuilt as the notebook path does, graded
+    on that assignment's tasks). Raises SubmissionError, with one message
+    naming what the upload holds, when nothing is gradable."""
+    if path.is_file() and path.suffix.lower() == ".ipynb":
+        return _notebook(path, workdir, course)
+    if path.is_file():
         unpacked = workdir / "unzipped"
         safe_unzip(path, unpacked)
         path = unpacked
     root = find_package(path)
     if root is not None:
-        return root, notes
+        return Upload(root)
     loose = _loose_files(path)
     if loose is not None:
         package = workdir / "loose" / "micrograd"
@@ -193,15 +199,38 @@ def locate(path: Path, workdir: Path) -> tuple[Path | None, list[str]]:
             if src.is_file() and not src.is_symlink() and src.stat().st_size <= MAX_FILE_BYTES:
                 shutil.copyfile(src, package / src.name)
                 found.append(src.name)
-        notes.append(f"Graded the loose files {', '.join(found)} as the micrograd package.")
-        return package.parent, notes
-    zips = [p for p in path.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
-    if len(zips) == 1 and path != workdir / "unzipped":
-        inner = workdir / "inner"
-        inner.mkdir()
-        root, more = locate(zips[0], inner)
-        return root, [f"Graded the zip {zips[0].name} found in the folder.", *more]
+        return Upload(package.parent, [f"Graded the loose files {', '.join(found)} as the micrograd package."])
+    inner = [p for p in path.iterdir() if p.suffix.lower() in (".zip", ".ipynb") and p.is_file() and not p.is_symlink()]
+    if len(inner) == 1 and not (workdir / "inner").exists():
+        (workdir / "inner").mkdir()
+        found = locate(inner[0], workdir / "inner", course)
+        found.notes.insert(0, f"Graded {inner[0].name}, found in the upload.")
+        return found
     raise SubmissionError(f"no micrograd/engine.py and no engine.py was found; {_listing(path)}")
+
+
+def _notebook(path: Path, workdir: Path, course: Path) -> Upload:
+    """A completed notebook of one of the course's assignments, rebuilt into a package."""
+    from grader.notebook_contract import notebook_meta
+    from grader.notebooks import extract_package, source_notebook
+
+    try:
+        submitted = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(submitted, dict):
+            raise ValueError("the top level is not a JSON object")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise SubmissionError(f"{path.name} is not a valid notebook file ({exc})") from None
+    sources = course / "source"
+    assignments = sorted(p.name for p in sources.iterdir() if p.is_dir()) if sources.is_dir() else []
+    name = str(notebook_meta(submitted).get("assignment", ""))
+    if name not in assignments:
+        name = next((a for a in assignments if path.stem.startswith(a) or a.startswith(path.stem)), "")
+    if not name:
+        raise SubmissionError(f"{path.name} is not one of the course's notebooks ({', '.join(assignments)})")
+    source = source_notebook(course, name)
+    notes = extract_package(source, submitted, workdir / "notebook")
+    tasks = [str(t) for t in notebook_meta(source).get("tasks", [])] or None
+    return Upload(workdir / "notebook", [f"Rebuilt the package from the notebook {path.name} ({name}).", *notes], tasks)
 
 
 # ---------------------------------------------------------------- the clean copy

@@ -51,6 +51,18 @@ class GroupRun:
 
 
 @dataclass
+class Upload:
+    """What intake found in one student's upload."""
+
+    root: Path | None
+    """The folder holding `micrograd/` (None: nothing gradable)."""
+    notes: list[str] = field(default_factory=list)
+    """How it was found ("graded the loose files ...", "rebuilt from a1_value.ipynb"), one message each."""
+    tasks: list[str] | None = None
+    """The tasks to grade (a notebook's assignment), or None for every task."""
+
+
+@dataclass
 class CleanCopy:
     """Exactly what is graded of one submission: its micrograd/*.py files."""
 
