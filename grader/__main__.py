@@ -53,6 +53,7 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     results, warnings = grade_class(
         submissions, args.out, jobs=args.jobs, secret=args.secret, secret_file=args.secret_file,
         use_bwrap=False if args.no_bwrap else None, allow_unsafe=allow_unsafe,
+        allow_imports=tuple(args.allow_import or ()),
     )  # fmt: skip
     for w in warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -90,11 +91,12 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]No micrograd/ package found in {path}[/] (expected {path}/micrograd/engine.py)")
         return 2
     # A self-check runs the student's own code on their own machine: no sandbox is no refusal.
-    sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None, allow_unsafe=True)
+    allow_imports = tuple(args.allow_import or ())
+    sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None, allow_unsafe=True, allow_imports=allow_imports)
     if sandbox.warning:
         console.print(f"[yellow]note:[/] {sandbox.warning}")
     tasks = args.task or None
-    result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks)
+    result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks, allow_imports=allow_imports)
     table = Table(title=f"Public checks of {root}")
     for col in ("task", "", "checks", "points"):
         table.add_column(col)
@@ -174,12 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="allow running submissions with your own rights when no sandbox is available "
                    "(only for code you trust)")
+    allow_help = ("let graded code import this installed package too (repeatable); by default only the standard "
+                  "library, which is all micrograd needs")  # fmt: skip
+    g.add_argument("--allow-import", action="append", metavar="PACKAGE", help=allow_help)
     g.add_argument("--notebooks", type=Path, help="also grade the notebooks in an nbgrader course root")
     c = sub.add_parser("check", help="self-check a package with the public checks")
     c.add_argument("path", nargs="?", type=Path, default=ROOT / "student", help="folder holding micrograd/")
     c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")
     c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
     c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")
+    c.add_argument("--allow-import", action="append", metavar="PACKAGE", help=allow_help)
     gs = sub.add_parser("gradescope", help="Gradescope's run_autograder: one submission to results.json")
     gs.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
     gs.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))

@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from grader.grading import fingerprint, grade_copy, not_graded, student_seed
-from grader.intake import Entry, SubmissionError, clean_copy, discover, locate
+from grader.intake import Entry, SubmissionError, allowed_modules, clean_copy, discover, locate
 from grader.report import load_student, student_folder, write_class_csv, write_student
 from grader.sandbox import Sandbox
 from grader.types import SubmissionResult
@@ -58,11 +58,12 @@ def load_secret(out: Path, given: str | None = None, secret_file: Path | None = 
 _SANDBOX: Sandbox | None = None
 
 
-def _init_worker(use_bwrap: bool | None, allow_unsafe: bool = False, temp: str | None = None) -> None:
+def _init_worker(use_bwrap: bool | None, allow_unsafe: bool = False, temp: str | None = None,
+                 allow_imports: tuple[str, ...] = ()) -> None:  # fmt: skip
     global _SANDBOX
     if temp:
         tempfile.tempdir = temp  # every copy and jail of this worker goes where the parent cleans up
-    _SANDBOX = Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
+    _SANDBOX = Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe, allow_imports=allow_imports)
     from grader import rubric
     from grader.oracle import _torch, reference_api
 
@@ -73,7 +74,7 @@ def _init_worker(use_bwrap: bool | None, allow_unsafe: bool = False, temp: str |
 
 
 def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None = None,
-                allow_unsafe: bool = False) -> bool:  # fmt: skip
+                allow_unsafe: bool = False, allow_imports: tuple[str, ...] = ()) -> bool:  # fmt: skip
     """Grade one student (in a worker) into `out` unless a signed, up-to-date report
     exists; returns False when the stored report was reused. Whatever the upload
     holds, the student gets a row: an intake problem becomes the row's note."""
@@ -85,7 +86,8 @@ def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None =
         else:
             try:
                 upload = locate(entry.path, Path(tmp))
-                copy = clean_copy(upload.root, Path(tmp) / "clean") if upload.root is not None else None
+                allowed = allowed_modules(allow_imports)
+                copy = clean_copy(upload.root, Path(tmp) / "clean", allowed) if upload.root is not None else None
             except (SubmissionError, OSError, ValueError) as exc:
                 message = str(exc) if isinstance(exc, SubmissionError) else f"the upload could not be read ({exc})"
                 result = not_graded(entry.student, f"Nothing could be graded: {message}.", seed=seed)
@@ -94,7 +96,8 @@ def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None =
                 previous = load_student(folder, secret)
                 if previous and previous.fingerprint == fingerprint(copy.files, seed, upload.tasks):
                     return False
-                sandbox = _SANDBOX or Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
+                options = {"use_bwrap": use_bwrap, "allow_unsafe": allow_unsafe, "allow_imports": allow_imports}
+                sandbox = _SANDBOX or Sandbox(**options)
                 result = grade_copy(copy, entry.student, seed=seed, sandbox=sandbox, tasks=upload.tasks)
                 result.notes[:0] = upload.notes
     write_student(out, result, secret)
@@ -110,6 +113,7 @@ def grade_class(
     secret_file: Path | None = None,
     use_bwrap: bool | None = None,
     allow_unsafe: bool = False,
+    allow_imports: tuple[str, ...] = (),
     progress: bool = True,
 ) -> tuple[list[SubmissionResult], list[str]]:
     """Grade every entry of `submissions` into `out`; returns all results and warnings."""
@@ -117,7 +121,7 @@ def grade_class(
     out.mkdir(parents=True, exist_ok=True)
     key = load_secret(out, secret, secret_file)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    probe = Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
+    probe = Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe, allow_imports=allow_imports)
     if probe.warning:
         warnings.insert(0, probe.warning)
     use = probe.mode == "bwrap"
@@ -132,9 +136,11 @@ def grade_class(
             broken: list[Entry] = []
             groups = [pending] if attempt < 2 else [[e] for e in pending]
             for group in groups:
-                with ProcessPoolExecutor(max_workers=min(jobs, max(1, len(group))), initializer=_init_worker,
-                                         initargs=(use, allow_unsafe, str(run_tmp))) as pool:  # fmt: skip
-                    futures = {pool.submit(grade_entry, e, out, key, use, allow_unsafe): e for e in group}
+                init = (use, allow_unsafe, str(run_tmp), allow_imports)
+                workers = min(jobs, max(1, len(group)))
+                with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init) as pool:
+                    args = (out, key, use, allow_unsafe, allow_imports)
+                    futures = {pool.submit(grade_entry, e, *args): e for e in group}
                     for future in as_completed(futures):
                         entry = futures[future]
                         try:

@@ -35,7 +35,7 @@ from typing import Any
 
 from grader import rubric
 from grader.child.probes import run_probe
-from grader.intake import clean_copy
+from grader.intake import allowed_modules, clean_copy
 from grader.judge import judge
 from grader.oracle import REFERENCE, expected, reference_api
 from grader.sandbox import IMPORT_TIMEOUT, MALFORMED, Sandbox
@@ -92,13 +92,14 @@ def grade_package(
     seed: int = 0,
     hidden: bool = True,
     sandbox: Sandbox | None = None,
+    allow_imports: Sequence[str] = (),
 ) -> SubmissionResult:
     """Grade the `micrograd/` package in `package_root` (None: nothing found)."""
     if package_root is None:
         return not_graded(student, "No micrograd/ package was found in this submission (expected micrograd/engine.py).",
                           tasks=tasks, seed=seed, hidden=hidden)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="grader-copy-") as tmp:
-        copy = clean_copy(package_root, Path(tmp) / "copy")
+        copy = clean_copy(package_root, Path(tmp) / "copy", allowed_modules(allow_imports))
         return grade_copy(copy, student, tasks=tasks, seed=seed, hidden=hidden, sandbox=sandbox)
 
 

@@ -57,8 +57,9 @@ def _shared_libraries(files: list[Path]) -> set[Path]:
     return found
 
 
-def build_jail(python: str) -> Path:
-    """A fresh jail folder holding the runtime; the caller removes it when done."""
+def build_jail(python: str, allowed: list[Path] | None = None) -> Path:
+    """A fresh jail folder holding the runtime (and the allowed packages under
+    /allowed/); the caller removes it when done."""
     jail = Path(tempfile.mkdtemp(prefix="grader-jail-"))
     os.chmod(jail, 0o755)
     exe = Path(python).resolve()
@@ -77,12 +78,21 @@ def build_jail(python: str) -> Path:
                 _place(src, jail / src.relative_to("/"))
                 if name.endswith(".so"):
                     binaries.append(src)
+    for folder in allowed or []:
+        for src in folder.rglob("*"):
+            if src.is_file() and not src.is_symlink():
+                _place(src, jail / "allowed" / folder.name / src.relative_to(folder))
+                if ".so" in src.suffixes:
+                    binaries.append(src)
     for lib in _shared_libraries(binaries):
         real = lib.resolve()
+        if any(real.is_relative_to(folder) for folder in allowed or []):
+            continue  # bundled with an allowed package (numpy.libs), found through its $ORIGIN
         _place(real, jail / real.relative_to("/"))
-        if real != lib and not (jail / lib.relative_to("/")).exists():
-            (jail / lib.relative_to("/")).parent.mkdir(parents=True, exist_ok=True)
-            (jail / lib.relative_to("/")).symlink_to(real)
+        alias = jail / lib.relative_to("/")
+        if real != lib and not os.path.lexists(alias):
+            alias.parent.mkdir(parents=True, exist_ok=True)
+            alias.symlink_to(real)
     for sub in ("grader", "submission"):
         (jail / sub).mkdir(mode=0o755)
     for dirpath, dirnames, _ in os.walk(jail):

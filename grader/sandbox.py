@@ -102,6 +102,23 @@ def site_dirs() -> list[str]:
     return sorted(d for d in dirs if os.path.isdir(d))
 
 
+def package_dirs(names: tuple[str, ...]) -> list[Path]:
+    """The installed folders of the allowed packages (and their bundled libraries, `numpy.libs`)."""
+    import importlib.util
+
+    folders: list[Path] = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SandboxUnavailable(f"--allow-import {name}: no installed package of that name")
+        folder = Path(next(iter(spec.submodule_search_locations))).resolve()
+        folders.append(folder)
+        libs = folder.with_name(f"{folder.name}.libs")
+        if libs.is_dir():
+            folders.append(libs)
+    return folders
+
+
 def refusal_text() -> str:
     return (
         "no sandbox is available for untrusted code: bubblewrap is missing or cannot create namespaces here, and "
@@ -114,8 +131,17 @@ def refusal_text() -> str:
 class Sandbox:
     """Launches children in the strongest mode available (see the module docstring)."""
 
-    def __init__(self, limits: Limits | None = None, use_bwrap: bool | None = None, allow_unsafe: bool = False) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        use_bwrap: bool | None = None,
+        allow_unsafe: bool = False,
+        allow_imports: tuple[str, ...] = (),
+    ) -> None:
         self.limits = limits or Limits()
+        # Installed packages the instructor allows graded code to import: each is
+        # shown read-only in the child, under /allowed (the rest of site-packages stays hidden).
+        self.allowed = package_dirs(allow_imports)
         self.python, self.runtime_roots = python_runtime()
         self.warning = ""
         self.bwrap: str | None = None
@@ -164,6 +190,8 @@ class Sandbox:
                 args += ["--ro-bind", root, root]
         for d in site_dirs():
             args += ["--size", "4096", "--tmpfs", d, "--remount-ro", d]
+        for folder in self.allowed:
+            args += ["--ro-bind", str(folder), f"/allowed/{folder.name}"]
         args += ["--ro-bind", str(workdir), "/grader", "--ro-bind", str(submission), "/submission"]
         args += ["--remount-ro", "/", "--chdir", "/submission"]
         return args
@@ -188,7 +216,7 @@ class Sandbox:
             from grader.jail import UidSlot, build_jail
 
             self.slot = UidSlot()
-            self.jail = build_jail(self.python)
+            self.jail = build_jail(self.python, self.allowed)
         return self.jail
 
     def close(self) -> None:
@@ -308,8 +336,11 @@ class Sandbox:
     ) -> int | None:
         """One child for `probes`. Returns the index of the probe that timed out
         or crashed (so the caller restarts after it), or None when done."""
-        child_root = "/submission" if self.mode in ("bwrap", "uid") else str(inside)
+        isolated = self.mode in ("bwrap", "uid")
+        child_root = "/submission" if isolated else str(inside)
+        allowed = (["/allowed"] if self.allowed else []) if isolated else sorted({str(f.parent) for f in self.allowed})
         request = {
+            "allowed": allowed,
             "submission": child_root,
             "modules": modules,
             "limits": self.limits.rlimits("unsafe"),

@@ -60,12 +60,13 @@ def install_guard(read_roots: list[str]) -> None:
     def hook(event: str, args: tuple, blocked: tuple[str, ...] = BLOCKED_EVENTS,
              modules: frozenset[str] = BLOCKED_MODULES, write_modes: frozenset[str] = frozenset("wax+"),
              write_flags: int = WRITE_FLAGS, readable=readable,
-             str_type=str, int_type=int, error=PermissionError, frozen=frozenset) -> None:  # fmt: skip
+             str_type=str, int_type=int, error=PermissionError, frozen=frozenset,
+             import_error=ImportError) -> None:  # fmt: skip
         if event.startswith(blocked):
             raise error(f"the grader's sandbox does not allow {event}")
         if event == "import":
             if type(args[0]) is str_type and args[0].partition(".")[0] in modules:
-                raise error(f"the grader's sandbox does not allow importing {args[0]}")
+                raise import_error(f"the grader's sandbox does not allow importing {args[0]}")
         elif event == "open":
             path, mode, flags = args[0], args[1], args[2] if len(args) > 2 else 0
             if type(mode) is str_type and write_modes & frozen(mode):
@@ -135,11 +136,13 @@ def main() -> None:
     sys.path.remove(here)
     submission = request["submission"]
     set_limits(request["limits"])
-    install_guard([submission, sys.base_prefix, sys.prefix, here])
+    allowed = [str(p) for p in request.get("allowed", [])]  # packages the instructor allows
+    install_guard([submission, sys.base_prefix, sys.prefix, here, *allowed])
     # Student graphs are usually full of reference cycles (closures over
     # `out`); the collector then costs ~90% of the time. Collect between probes.
     gc.disable()
     sys.path.insert(0, submission)
+    sys.path.extend(allowed)
 
     modules = {}
     try:

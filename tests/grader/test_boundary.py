@@ -369,3 +369,17 @@ def test_temp_folders_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(tempfile, "tempdir", str(private))
     grade_package(package(tmp_path, "tidy"), "tidy", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
     assert not list(private.iterdir())
+
+
+@pytest.mark.parametrize("use_bwrap", MODES)
+def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, use_bwrap: bool | None) -> None:
+    uses = "import numpy as _np\nValue.__add__ = (lambda add: lambda s, o: add(s, o) if _np.float64(1) else None)(Value.__add__)\n"
+    root = package(tmp_path, "np", uses)
+    refused = grade_package(root, "np", sandbox=sandbox(use_bwrap), tasks=["1.1"])
+    assert refused.total == 0 and any("`import numpy` is not allowed" in n for n in refused.notes)
+    box = Sandbox(use_bwrap=use_bwrap, allow_imports=("numpy",))
+    try:
+        allowed = grade_package(root, "np", sandbox=box, tasks=["1.1"], allow_imports=("numpy",))
+    finally:
+        box.close()
+    assert allowed.total == allowed.max_score, [c.output for c in allowed.checks if c.status == "failed"]
