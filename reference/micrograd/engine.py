@@ -356,9 +356,9 @@ class Value:
                 visited.add(node)
                 stack.append(node)
                 stack.append(None)
-                for child in node._prev:
-                    if child not in visited:
-                        stack.append(child)
+                for prev in node._prev:
+                    if prev not in visited:
+                        stack.append(prev)
         return order
         ### END SOLUTION
 
