@@ -1,7 +1,9 @@
 """Benchmark: the classic 100-step moons demo, trained with the reference micrograd's `fit`.
 
     python benchmarks/demo_training.py               # the `fit` run, checked against the targets
-    python benchmarks/demo_training.py --hand-loop   # also the classic hand-written loop (~1 min)
+    python benchmarks/demo_training.py --hand-loop   # also the classic hand-written loop
+
+The hand loop and `fit` against the classic closure-based engine, in one run: benchmarks/hand_loop.py.
 
 Each run happens in a fresh Python process, so its peak RSS (ru_maxrss) is its own and
 nothing else's; the process also samples its current RSS every 10 steps to show that
@@ -74,7 +76,7 @@ def run_fit() -> dict[str, object]:
 
 
 def run_hand_loop() -> dict[str, object]:
-    """The loop as the classic demo notebook writes it: no cycle-collector pause."""
+    """The loop as the classic demo notebook writes it: no `gc` calls (the collector as imported)."""
     from micrograd.engine import Value
 
     model, X, y, nodes = setup()
@@ -140,7 +142,7 @@ def check(name: str, ok: bool, detail: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hand-loop", action="store_true", help="also time the classic hand-written loop (~1 min)")
+    parser.add_argument("--hand-loop", action="store_true", help="also time the classic hand-written loop")
     parser.add_argument("--worker", choices=["fit", "hand"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = report(f"{STEPS}-step moons demo with fit (MLP(2, [16, 16, 1]), 100 points)", fit_run)
     if args.hand_loop:
         hand = measure("hand")
-        report("\nThe same demo, classic hand-written loop (cycle collector running)", hand)
+        report("\nThe same demo, classic hand-written loop (no gc calls)", hand)
         print(f"  fit is {hand['seconds'] / fit_run['seconds']:.1f}x faster")
 
     print("\nTargets")
