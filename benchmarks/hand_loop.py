@@ -112,8 +112,8 @@ def worker(kind: str, steps: int) -> dict[str, Any]:
     def count_full(phase: str, info: dict[str, int]) -> None:
         full[0] += phase == "start" and info["generation"] == 2
 
-    gc.callbacks.append(count_full)
     gc.collect()
+    gc.callbacks.append(count_full)
     wall, cpu = time.perf_counter(), time.process_time()
     if kind == "fit":
         history = fit(model, X, y, steps=steps)
