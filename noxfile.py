@@ -77,4 +77,5 @@ def bench(session: nox.Session) -> None:
     """The performance benchmarks; each prints its figures."""
     install_kit(session)
     session.run("python", "benchmarks/demo_training.py")
+    session.run("python", "benchmarks/hand_loop.py")
     session.run("python", "benchmarks/grading.py", *session.posargs)

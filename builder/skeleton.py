@@ -193,9 +193,10 @@ def render_pyproject(reference: Path, root_pyproject: Path, stubbed: list[str]) 
     ruff.pop("extend-exclude", None)  # the kit's own folders, meaningless inside student/
     lint = dict(ruff.get("lint", {}))
     # Code after a stub still refers to what the solution defines (`out`, in
-    # `out._backward = _backward`) and imports what it uses (`random`): both
-    # are right for the finished file, so these two checks wait for it.
-    lint["per-file-ignores"] = {module: ["F401", "F821"] for module in stubbed}
+    # `out._backward = _backward`) and imports what it uses (`random`), and a
+    # rule unpacks the inputs (`self, other = out._prev`) that its stubbed body
+    # will use: all right for the finished file, so these checks wait for it.
+    lint["per-file-ignores"] = {module: ["F401", "F821", "RUF059"] for module in stubbed}
     ruff["lint"] = lint
     lines = [
         f"# {GENERATED}",

@@ -293,7 +293,8 @@ probes = {
 }
 # The rules (tasks 2.x) sit behind the forward stubs, where Python does not
 # even compile them: compile each nested `_backward` on its own, with the
-# names it closes over, and call it.
+# names it closes over, and call it on an `out` whose `_prev` holds as many
+# inputs as the rule unpacks (`self, other = out._prev` or `(self,) = out._prev`).
 source = open(engine.__file__).read()
 for method in ast.walk(ast.parse(source)):
     if isinstance(method, ast.FunctionDef):
@@ -303,7 +304,10 @@ for method in ast.walk(ast.parse(source)):
                 namespace = {}
                 exec(f"def make(self, other, n):\n{body}\n    return _backward", vars(engine), namespace)
                 made = namespace["make"](Value(2.0), Value(3.0), 2.0)
-                probes["rule " + method.name] = lambda made=made: made(Value(1.0))
+                first = rule.body[0]
+                unpacks = isinstance(first, ast.Assign) and isinstance(first.targets[0], ast.Tuple)
+                inputs = (Value(2.0), Value(3.0))[: len(first.targets[0].elts) if unpacks else 2]
+                probes["rule " + method.name] = lambda made=made, inputs=inputs: made(Value(1.0, inputs))
 for name, probe in probes.items():
     try:
         probe()
