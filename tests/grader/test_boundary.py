@@ -384,3 +384,35 @@ def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, use_b
     finally:
         box.close()
     assert allowed.total == allowed.max_score, [c.output for c in allowed.checks if c.status == "failed"]
+
+
+def test_the_request_file_holds_inputs_never_expected_values(tmp_path: Path) -> None:
+    # The child can read its own request: it must hold nothing the judge compares against.
+    show = "import sys\nprint('REQUEST', open(sys.argv[1]).read(), file=sys.stderr)\n"
+    root = package(tmp_path, "reader", show)
+    result = grade_package(root, "reader", sandbox=Sandbox(allow_unsafe=True), tasks=["3.2"])
+    notes = "\n".join(result.notes)
+    assert "REQUEST" in notes
+    assert "24.704" not in notes and "138.83" not in notes  # the seed expression's g and dg/da
+
+
+def test_the_launcher_sets_every_limit_before_the_program_runs(tmp_path: Path) -> None:
+    from grader.sandbox import Limits
+
+    limits = Limits().rlimits("uid")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"limits": limits, "env": {}}))
+    show = "import json, resource; print(json.dumps({n: resource.getrlimit(getattr(resource, n))[0] for n in %r}))"
+    cmd = [sys.executable, "-I", "-S", "-B", str(LAUNCH), str(spec), "--", sys.executable, "-I", "-S", "-c",
+           show % list(limits)]  # fmt: skip
+    seen = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert seen == limits
+
+
+def test_a_probe_that_runs_past_its_limit_costs_that_check_only(tmp_path: Path) -> None:
+    slow_mul = "import time\n_mul = Value.__mul__\nValue.__mul__ = lambda s, o: (time.sleep(4), _mul(s, o))[1]\n"
+    root = package(tmp_path, "sleepy", slow_mul)
+    result = grade_package(root, "sleepy", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
+    by_id = {c.id: c for c in result.checks}
+    assert by_id["1.1/public/0"].status == "passed"
+    assert "did not finish within 2 s" in by_id["1.1/public/1"].output
