@@ -22,8 +22,7 @@ from typing import Any
 from micrograd_check import support
 from micrograd_check.judge import judge
 from micrograd_check.probes import Api, run_probe
-from micrograd_check.support import Check, Outcome, Verdict
-from micrograd_check.tasks import TASKS
+from micrograd_check.support import TASKS, Check, Outcome, Verdict
 
 HERE = Path(__file__).resolve().parent
 # The modules the grader imports from a submission: what it grades.
