@@ -31,20 +31,40 @@ import nbformat
 
 from builder import Context
 from builder.markers import BuildError, parse_regions
+from builder.student_checks import render_checker
 from builder.tree import sync_tree, walk
+from grader import notebook_contract as contract
+from grader.notebook_contract import PACKAGE_MODULES
 from grader.notebooks import run_nbgrader
+from grader.rubric import build as build_rubric
 from grader.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reference" / "micrograd"
 COURSE = ROOT / "assignments"
-PACKAGE_MODULES = ("engine", "nn", "train")
+# A demo cell that runs the student's graph code on a few nodes: milliseconds when
+# right, so an endless loop there is cut short (the notebook's other cells have CELL_TIMEOUT).
+DEMO_TIMEOUT = 10
 
-# Points of each task's autograded cells in nbgrader. The final score comes
-# from the sandbox; these only need the same public/hidden split everywhere.
-PUBLIC_POINTS = 1
-HIDDEN_POINTS = 2
 WRITTEN_POINTS = 2
+# requirements.txt lines for a notebook that compares with PyTorch.
+TORCH_REQUIREMENT = [
+    "# PyTorch's CPU build (the default one pulls gigabytes of CUDA packages): the index below has it.",
+    "--extra-index-url https://download.pytorch.org/whl/cpu",
+    "torch==2.13.0",
+]
+
+
+def task_points() -> dict[str, tuple[float, float]]:
+    """(public, hidden) points of each task in the sandbox: its nbgrader cells are worth the same,
+    so nbgrader's total and the sandbox's are on one scale."""
+    points: dict[str, list[float]] = {task: [0.0, 0.0] for task in TASKS}
+    for c in build_rubric(0):
+        points[c.task][1 if c.hidden else 0] += c.points
+    return {task: (public, hidden) for task, (public, hidden) in points.items()}
+
+
+TASK_POINTS = task_points()
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
@@ -171,7 +191,8 @@ class Cell:
     grade_id: str | None = None
     module: str | None = None  # the package module a definitional cell belongs to
     role: str = "plain"  # plain | given | solution | test | written
-    points: int = 0
+    timeout: int | None = None  # nbgrader's limit for this cell, if lower than the default
+    points: float = 0
 
 
 @dataclass
@@ -183,20 +204,23 @@ class Assignment:
     tasks: list[str]
     cells: list[Cell] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
+    # What the notebook needs beyond Python and Jupyter (requirements.txt lines).
+    requirements: list[str] = field(default_factory=list)
 
     def md(self, text: str) -> None:
         self.cells.append(Cell("markdown", textwrap.dedent(text).strip("\n")))
 
-    def code(self, text: str) -> None:
+    def code(self, text: str, timeout: int | None = None) -> None:
         """A demo cell: not part of the package, never graded."""
-        self.cells.append(Cell("code", textwrap.dedent(text).strip("\n")))
+        self.cells.append(Cell("code", textwrap.dedent(text).strip("\n"), timeout=timeout))
 
     def setup(self, extra: str = "") -> None:
         lines = [
-            "# Run this cell first. `check` runs the course grader's public checks on your code.",
+            "# Run this cell first. `check` runs the course grader's public checks on your code",
+            "# (micrograd_check/, beside this notebook: no solutions in it, nothing to install).",
             "from __future__ import annotations",
             "",
-            "from grader.inprocess import check",
+            "from micrograd_check import check, started",
         ]
         if extra:
             lines += ["", extra]
@@ -211,25 +235,27 @@ class Assignment:
         self.cells.append(Cell("code", source, grade_id=grade_id, module=module, role=role))
 
     def tests(self, task: str, intro: str = "") -> None:
-        """The public and the hidden autograded cells of one task."""
-        tid = task.replace(".", "_")
+        """The public and the hidden autograded cells of one task, worth what the sandbox gives them."""
         title = TASKS[task]
-        public = f"# Task {task}: {title}. The same public checks as `python -m grader check`.\n"
+        public_points, hidden_points = TASK_POINTS[task]
+        public = f"# Task {task}: {title}. The same public checks as the course grader.\n"
         public += f'check("{task}", globals())'
         if intro:
             self.md(intro)
-        self.cells.append(Cell("code", public, grade_id=f"test_{tid}", role="test", points=PUBLIC_POINTS))
-        # The public checks again, outside the hidden region: a hidden cell of
-        # the released notebook must fail until the task is done, or
-        # `nbgrader validate --invert` reports it as passing.
+        self.cells.append(Cell("code", public, grade_id=contract.cell_id(task), role="test", points=public_points))
+        # The visible line fails only while the task is a stub (so `nbgrader
+        # validate --invert` still fails on the released notebook) and prints
+        # nothing: a wrong answer is charged once, in the public cell above.
         hidden = (
             f"# Task {task}: hidden checks, on fresh inputs, run when your notebook is graded.\n"
-            f'check("{task}", globals())\n'
+            f'started("{task}", globals())\n'
             "### BEGIN HIDDEN TESTS\n"
-            f'check("{task}", globals(), hidden=True)\n'
+            "from grader.inprocess import check as grader_check\n\n"
+            f'grader_check("{task}", globals(), hidden=True)\n'
             "### END HIDDEN TESTS"
         )
-        self.cells.append(Cell("code", hidden, grade_id=f"hidden_{tid}", role="test", points=HIDDEN_POINTS))
+        hidden_id = contract.cell_id(task, hidden=True)
+        self.cells.append(Cell("code", hidden, grade_id=hidden_id, role="test", points=hidden_points))
 
     def written(self, grade_id: str, question: str, model_answer: str) -> None:
         """A manually graded written answer: the question, then the answer cell."""
@@ -336,6 +362,7 @@ BACKPROP = ["_topo_order", "backward"]
 
 def assignment_value(engine: Source) -> Assignment:
     a = Assignment("a1_value", "Values and local derivatives", ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4"])
+    a.requirements = []
     a.md(
         """
         # Assignment 1: a `Value` that remembers how it was made
@@ -507,6 +534,8 @@ def assignment_value(engine: Source) -> Assignment:
 
 def assignment_backprop(engine: Source, viz: Source) -> Assignment:
     a = Assignment("a2_backprop", "Backpropagation", ["3.1", "3.2"])
+    # The last cells compare with PyTorch: its CPU build, pinned as the kit pins it.
+    a.requirements = ["graphviz>=0.20", *TORCH_REQUIREMENT]
     a.md(
         """
         # Assignment 2: backpropagation
@@ -575,14 +604,23 @@ def assignment_backprop(engine: Source, viz: Source) -> Assignment:
     a.define("viz_draw_dot", "viz", joined(header_cell(viz), definitions(viz, ["_record_text", "draw_dot"])))
     a.code(
         """
+        import shutil
+
         x1 = Value(2.0, label="x1"); x2 = Value(0.0, label="x2")
         w1 = Value(-3.0, label="w1"); w2 = Value(1.0, label="w2")
         b = Value(6.8813735870195432, label="b")
         n = x1 * w1 + x2 * w2 + b; n.label = "n"
         o = n.tanh(); o.label = "o"
         o.backward()
-        draw_dot(o)
-        """
+        dot = draw_dot(o)
+        if shutil.which("dot"):
+            display(dot)
+        else:
+            print("Graphviz's `dot` program is not installed (Debian/Ubuntu: `sudo apt-get install graphviz`,")
+            print("macOS: `brew install graphviz`, Windows: https://graphviz.org/download/). The graph as text:")
+            print(dot.source)
+        """,
+        timeout=DEMO_TIMEOUT,
     )
     a.md(
         """
@@ -624,7 +662,8 @@ def assignment_backprop(engine: Source, viz: Source) -> Assignment:
             tg = tg + 10.0 / (tc - td) ** 2
             tg.backward()
             print(f"torch: g = {tg.item():.6f}, dg/da = {ta.grad.item():.6f}, dg/db = {tb.grad.item():.6f}")
-        """
+        """,
+        timeout=3 * DEMO_TIMEOUT,  # importing PyTorch takes seconds on a busy machine
     )
     a.written(
         "written_order",
@@ -652,6 +691,7 @@ def assignment_backprop(engine: Source, viz: Source) -> Assignment:
 
 def assignment_training(engine: Source, nn: Source, train: Source, data: Source, viz: Source) -> Assignment:
     a = Assignment("a3_training", "Neurons, layers and training", ["4.1", "4.2", "4.3", "5.1", "5.2"])
+    a.requirements = ["matplotlib>=3.8", "scikit-learn>=1.4"]
     a.md(
         """
         # Assignment 3: a neural network, trained
@@ -791,10 +831,16 @@ def course(reference: Path = REFERENCE) -> list[Assignment]:
 # --------------------------------------------------------------------- notebook JSON
 
 
+def _number(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
+
+
 def _metadata(cell: Cell) -> dict[str, object]:
     meta: dict[str, object] = {}
     if cell.module in PACKAGE_MODULES:
-        meta["micrograd"] = {"module": cell.module}
+        meta[contract.KEY] = {contract.MODULE: cell.module}
+    if cell.timeout is not None:
+        meta[contract.KEY] = {contract.TIMEOUT: cell.timeout}
     if cell.grade_id is None:
         return meta
     nb = {"grade_id": cell.grade_id, "schema_version": 3, "task": False}
@@ -803,9 +849,9 @@ def _metadata(cell: Cell) -> dict[str, object]:
     elif cell.role == "solution":
         nb |= {"grade": False, "solution": True, "locked": False}
     elif cell.role == "test":
-        nb |= {"grade": True, "solution": False, "locked": True, "points": cell.points}
+        nb |= {"grade": True, "solution": False, "locked": True, "points": _number(cell.points)}
     elif cell.role == "written":
-        nb |= {"grade": True, "solution": True, "locked": False, "points": cell.points}
+        nb |= {"grade": True, "solution": True, "locked": False, "points": _number(cell.points)}
     meta["nbgrader"] = nb
     return meta
 
@@ -826,10 +872,27 @@ def to_notebook(assignment: Assignment, reference: Path = REFERENCE) -> nbformat
     nb.metadata = {
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
-        "micrograd": {"assignment": assignment.name, "tasks": assignment.tasks, "prologue": prologue},
+        contract.KEY: {contract.ASSIGNMENT: assignment.name, contract.TASKS: assignment.tasks,
+                       contract.PROLOGUE: prologue},
     }
     nbformat.validate(nb)
     return nb
+
+
+def requirements_txt(assignment: Assignment) -> str:
+    """What a student installs to run the notebook from its folder alone."""
+    lines = [
+        f"# {assignment.name}: what this notebook needs, in a fresh virtualenv: pip install -r requirements.txt",
+        "# The check cells need only Python (micrograd_check/ is beside the notebook); the course kit is not needed.",
+        "jupyterlab>=4",
+        *assignment.requirements,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def folder_files(assignment: Assignment, repo: Path) -> dict[str, str]:
+    """The files beside an assignment's notebook: its public checks and its requirements."""
+    return {**render_checker(repo, assignment.tasks), "requirements.txt": requirements_txt(assignment)}
 
 
 def generate_release(course_root: Path, names: Sequence[str]) -> None:
@@ -940,12 +1003,11 @@ def build(ctx: Context | None = None) -> list[str]:
         shutil.copyfile(COURSE / CONFIG, course_root / CONFIG)
     assignments = course(reference)
     sources = {a.name: to_notebook(a, reference) for a in assignments}
-    changed = [
-        f"source/{name}"
-        for name in sync_tree(
-            {f"{a}/{a}.ipynb": nbformat.writes(nb) + "\n" for a, nb in sources.items()}, course_root / "source"
-        )
-    ]
+    files = {f"{a}/{a}.ipynb": nbformat.writes(nb) + "\n" for a, nb in sources.items()}
+    for a in assignments:
+        # nbgrader copies every other file of source/<a>/ into release/<a>/ (and, trusted, into autograded/).
+        files |= {f"{a.name}/{name}": text for name, text in folder_files(a, ctx.repo).items()}
+    changed = [f"source/{name}" for name in sync_tree(files, course_root / "source")]
     before = {rel: (course_root / "release" / rel).read_bytes() for rel in map(str, walk(course_root / "release"))}
     generate_release(course_root, list(sources))
     after = {rel: (course_root / "release" / rel).read_bytes() for rel in map(str, walk(course_root / "release"))}
