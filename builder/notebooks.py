@@ -923,6 +923,7 @@ class Sample:
     what: str
     edits: dict[str, tuple[str, str]] = field(default_factory=dict)  # grade_id -> (old, new) in solved code
     delete: tuple[str, ...] = ()  # grade ids of cells the student deleted
+    append: dict[str, str] = field(default_factory=dict)  # grade_id -> code added at the end of the cell
     broken_json: bool = False
 
 
@@ -950,6 +951,23 @@ SAMPLES = [
         delete=("test_2_1",),
     ),
     Sample("s05_invalid_json", "a1_value", "the file was cut short: not valid JSON", broken_json=True),
+    Sample(
+        "s06_fools_nbgrader",
+        "a1_value",
+        "the same bug as s02_buggy, and the notebook's checks (and the grader's, in its kernel) made to pass anything",
+        edits={"engine_mul": ("self.grad += other.data * out.grad", "self.grad += self.data * out.grad")},
+        append={
+            "engine_mul": (
+                "\n\ndef check(*args, **kwargs):  # every check cell now passes\n    pass\n\n\n"
+                "started = check\n"
+                "try:  # the hidden cells import the grader's check in the kernel: patch that too\n"
+                "    import grader.inprocess\n\n"
+                "    grader.inprocess.check = check\n"
+                "except Exception:\n"
+                "    pass"
+            )
+        },
+    ),
 ]
 
 WRITTEN_ANSWER = "The chain rule sums the contributions of every path, so each rule adds its own term."
@@ -976,6 +994,8 @@ def sample_notebook(sample: Sample, source: nbformat.NotebookNode, release: nbfo
             if old not in cell.source:
                 raise BuildError(REFERENCE, 1, f"sample {sample.student}: {old!r} is not in cell {grade_id}")
             cell.source = cell.source.replace(old, new)
+        if grade_id in sample.append:
+            cell.source += sample.append[grade_id]
         cells.append(cell)
     nb.cells = cells
     text = nbformat.writes(nb) + "\n"

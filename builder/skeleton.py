@@ -29,6 +29,7 @@ from grader.tasks import SECTIONS, TASKS, task_marker
 
 REFERENCE = REPO / "reference"
 OUTPUT = "student"  # relative to the output root (the repository by default)
+NOTES = Path(__file__).resolve().parent / "prose" / "student_tasks.md"  # per-task notes for README.md
 PACKAGE = "micrograd"
 # A stub longer than ruff's line length is split over several lines.
 STUB_WIDTH = 120
@@ -210,6 +211,29 @@ def _toml_table(name: str, table: Mapping[str, object]) -> list[str]:
     return lines
 
 
+def task_notes(path: Path = NOTES) -> dict[str, list[str]]:
+    """The `## x.y` sections of builder/prose/student_tasks.md: {task: lines}."""
+    notes: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("## "):
+            task = line[3:].strip()
+            if task not in TASKS:
+                raise BuildError(path, number, f"a note for unknown task {task!r}")
+            current = notes.setdefault(task, [])
+        elif current is not None:
+            current.append(line)
+    return {task: _strip_blank(lines) for task, lines in notes.items()}
+
+
+def _strip_blank(lines: list[str]) -> list[str]:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
 def render_pyproject(reference: Path, root_pyproject: Path, stubbed: list[str]) -> str:
     """student/pyproject.toml: the reference's metadata and pytest settings, the kit's ruff settings."""
     ref = tomllib.loads((reference / "pyproject.toml").read_text(encoding="utf-8"))
@@ -258,6 +282,7 @@ def render_pyproject(reference: Path, root_pyproject: Path, stubbed: list[str]) 
 
 def render_readme(stubs: list[Stub], tasks: Mapping[str, str] = TASKS) -> str:
     """student/README.md: setup, how to check a task, and every task with what it asks."""
+    notes = task_notes()
     by_task: dict[str, list[Stub]] = {task: [] for task in tasks}
     for stub in stubs:
         by_task[stub.region.task].append(stub)
@@ -298,10 +323,16 @@ def render_readme(stubs: list[Stub], tasks: Mapping[str, str] = TASKS) -> str:
         'what to look at. "Task 2.1: cannot be checked until Task 1.1 is done" means a test of',
         "Task 2.1 reached the stub of an earlier task: finish that one first.",
         "",
-        "The course kit also runs a self-check of the whole package, the public part of what",
-        "the grader checks: `python -m grader check student` or `nox -s check` from the kit.",
-        "The grader has further hidden tests, so passing the public ones is necessary, not",
-        "sufficient.",
+        "`python -m micrograd_check` (in this folder; `python -m micrograd_check 2.1` for one task)",
+        "runs the course grader's own public checks, with its messages and hints, on your",
+        "`micrograd/`: nothing to install, no solutions inside. It also flags an import the grader",
+        "refuses (graded code may import only Python's standard library and micrograd itself).",
+        "The grader has further hidden checks, on fresh inputs, so passing the public ones is",
+        "necessary, not sufficient.",
+        "",
+        "The tests always test *this* folder's `micrograd/`: if another micrograd (the course",
+        "kit's reference, say) would be imported instead, pytest stops and names both. Keep the",
+        "course kit out of this environment.",
         "",
         "## Tasks",
         "",
@@ -321,7 +352,9 @@ def render_readme(stubs: list[Stub], tasks: Mapping[str, str] = TASKS) -> str:
             lines += ["", f'<a id="task-{task.replace(".", "")}"></a>', f"### Task {task}: {tasks[task]}", ""]
             for stub in by_task[task]:
                 lines.append(f"- `{stub.module}`, `{stub.where}`: {stub.region.description}")
-            lines += ["", f"Check: `pytest -m {task_marker(task)}`"]
+            if task in notes:
+                lines += ["", *notes[task]]
+            lines += ["", f"Check: `pytest -m {task_marker(task)}` or `python -m micrograd_check {task}`"]
     return "\n".join(lines) + "\n"
 
 

@@ -379,7 +379,11 @@ def test_sample_class_scores(graded_class) -> None:
 def test_sample_class_messages(graded_class) -> None:
     _, out, results = graded_class
     notes = {s: "\n".join(r.notes) for s, r in results.items()}
-    assert "nbgrader 24/24 automatic points" in notes["s01_correct"]
+    # One scale: the correct notebooks get nbgrader's full points, which are the sandbox's.
+    for name in ASSIGNMENTS:
+        tasks = load("source", name)["metadata"]["micrograd"]["tasks"]
+        full = sum(sum(TASK_POINTS[t]) for t in tasks)
+        assert f"Notebook {name}: nbgrader {full:g}/{full:g} automatic points" in notes["s01_correct"], notes
     assert "DISAGREEMENT" not in notes["s01_correct"]
     assert "test_2_1" in notes["s04_deleted_test"] and "deleted" in notes["s04_deleted_test"]
     assert "stopped" in notes["s03_infinite_loop"] and "infinite loop" in notes["s03_infinite_loop"]
@@ -399,12 +403,30 @@ def test_deleted_test_cell_is_put_back_and_fails(graded_class) -> None:
 
 @pytest.mark.slow
 def test_feedback_html_hides_hidden_tests(graded_class) -> None:
+    import html as html_lib
+
     _, out, _ = graded_class
     pages = list(out.glob("*/notebooks/*.html"))
     assert len(pages) >= 5
     for page in pages:
-        html = page.read_text(encoding="utf-8")
-        assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html, page
+        # IPython's highlighting splits code into <span>s: compare the text a reader sees.
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        assert 'started("' in text, page  # the visible part of a hidden cell is there: the stripping works
+        for hidden in ("BEGIN HIDDEN TESTS", "hidden=True", "grader_check", "grader.inprocess"):
+            assert hidden not in text, (page, hidden)
+
+
+@pytest.mark.slow
+def test_a_notebook_that_fools_nbgrader_is_flagged_and_the_sandbox_counts(graded_class) -> None:
+    _, out, results = graded_class
+    rows = {(r["student"], r["assignment"]): r for r in read_csv(out / "notebooks.csv")}
+    row = rows[("s06_fools_nbgrader", "a1_value")]
+    assert row["disagree"] == "yes" and "2.1" in row["disagreeing_tasks"].split(), row
+    assert float(row["nbgrader_score"]) == float(row["nbgrader_max"]), row  # nbgrader was fooled
+    final = results["s06_fools_nbgrader"]
+    assert final.total == float(row["sandbox_score"]) < float(row["nbgrader_score"])
+    assert final.task_scores["2.1"][0] < final.task_scores["2.1"][1]
+    assert "DISAGREEMENT on task 2.1" in "\n".join(final.notes)
 
 
 @pytest.mark.slow

@@ -455,3 +455,19 @@ def test_checker_carries_no_hidden_check_and_no_reference() -> None:
     assert "/hidden/" not in shipped and '"hidden": true' not in shipped
     imports = re.findall(r"^\s*(?:from|import) (\w+)", shipped, re.MULTILINE)
     assert set(imports) <= set(sys.stdlib_module_names) | {"micrograd_check"}, imports
+
+
+def test_demo_graph_labels_a_students_unlabelled_constants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid Neuron written `self.b + sum(...)` makes a constant leaf 0 with no label: the demo names it."""
+    from micrograd import demo
+    from micrograd.engine import Value
+
+    class SumNeuron(demo.Neuron):
+        def __call__(self, x: list[Value]) -> Value:
+            act = self.b + sum(wi * xi for wi, xi in zip(self.w, x))  # sum() starts from the int 0
+            return act.relu() if self.nonlin else act
+
+    monkeypatch.setattr(demo, "Neuron", SumNeuron)
+    out = demo.neuron_graph()
+    labels = [node.label for node in out._topo_order()]
+    assert "" not in labels and "0" in labels, labels
