@@ -28,6 +28,9 @@ from pathlib import Path
 from builder.markers import BuildError
 
 PACKAGE = "micrograd_check"
+# A check the grader gives this many seconds or more (training for 40 steps) is "long": a
+# notebook's check cell leaves it to grading (or to `full=True`), so every cell takes well under 1 s.
+LONG = 10.0
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE / "checker"
 RUNTIME_FILES = ("__init__.py", "__main__.py", "run.py")
@@ -210,8 +213,18 @@ def check_rows(tasks: Iterable[str]) -> list[dict[str, object]]:
 
     tasks = set(tasks)
     return [
-        {"id": c.id, "task": c.task, "title": c.title, "points": c.points, "probe": c.probe, "judge": c.judge,
-         "timeout": c.timeout, "info": c.info, "expected": expected(c.probe)}
+        {
+            "id": c.id,
+            "task": c.task,
+            "title": c.title,
+            "points": c.points,
+            "probe": c.probe,
+            "judge": c.judge,
+            "timeout": c.timeout,
+            "info": c.info,
+            "expected": expected(c.probe),
+            "long": c.timeout >= LONG,
+        }
         for c in build(0, hidden=False)
         if c.task in tasks and not c.hidden
     ]
