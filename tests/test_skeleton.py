@@ -471,3 +471,26 @@ def test_demo_graph_labels_a_students_unlabelled_constants(monkeypatch: pytest.M
     out = demo.neuron_graph()
     labels = [node.label for node in out._topo_order()]
     assert "" not in labels and "0" in labels, labels
+
+
+def test_bundler_takes_only_what_is_used_and_refuses_foreign_imports(tmp_path: Path) -> None:
+    from builder.markers import BuildError
+    from builder.student_checks import bundle_support
+
+    pkg = tmp_path / "grader"
+    pkg.mkdir()
+    (pkg / "one.py").write_text(
+        "import math\nimport numpy\nfrom grader.two import helper\n\nUNUSED = numpy.zeros(3)\n\n\n"
+        "def wanted(x: float) -> float:\n    return helper(math.sqrt(x))\n\n\n"
+        "def foreign() -> object:\n    return numpy.ones(2)\n"
+    )
+    (pkg / "two.py").write_text(
+        "def helper(x: float) -> float:\n    return x + 1\n\n\ndef other() -> None:\n    pass\n"
+    )
+    text = bundle_support(tmp_path, {"grader.one": {"wanted"}})
+    namespace: dict[str, object] = {}
+    exec(compile(text, "support.py", "exec"), namespace)
+    assert namespace["wanted"](4.0) == 3.0  # type: ignore[operator]
+    assert "numpy" not in text and "UNUSED" not in text and "def other" not in text
+    with pytest.raises(BuildError, match="cannot ship `numpy`"):
+        bundle_support(tmp_path, {"grader.one": {"foreign"}})
