@@ -190,7 +190,7 @@ def check(task: str, namespace: Mapping[str, Any], *, hidden: bool = False, full
 
 
 def started(task: str, namespace: Mapping[str, Any]) -> None:
-    """Fail while `task` (or a task it needs) is still a stub; say nothing otherwise.
+    """Fail while `task` (or a task it needs) is still a stub, or loops; say nothing otherwise.
 
     The notebook's hidden-test cells start with this: they must fail on the
     untouched notebook, and must not charge a wrong answer twice (the public
@@ -202,6 +202,9 @@ def started(task: str, namespace: Mapping[str, Any]) -> None:
         verdict = run_one(api, c, expected)
         if "not implemented yet" in verdict.output:
             raise AssertionError(f"Task {task} is not done yet:\n{verdict.output}")
+        if verdict.output.startswith("stopped after"):
+            # The hidden checks would loop too, with nothing to stop them but the cell's limit.
+            raise AssertionError(f"Task {task}: {verdict.output}")
         return
 
 
