@@ -12,6 +12,7 @@ The figures are printed, never asserted: a loaded machine must not fail a test.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import multiprocessing
 import shutil
@@ -81,8 +82,8 @@ def test_cell_seconds() -> list[tuple[float, str]]:
     return sorted(timings, reverse=True)
 
 
-def autograde_seconds(jobs: int) -> tuple[float, list[tuple[str, str, str]]]:
-    """Grade the sample notebook class in a scratch copy: (wall seconds, [(student, assignment, seconds)])."""
+def autograde_seconds(jobs: int) -> tuple[float, list[tuple[str, str, str, str]]]:
+    """Grade the sample notebook class in a scratch copy: (wall seconds, [(student, assignment, seconds, scores)])."""
     with tempfile.TemporaryDirectory(prefix="autograde-bench-") as tmp:
         root = Path(tmp) / "assignments"
         root.mkdir()
@@ -92,8 +93,14 @@ def autograde_seconds(jobs: int) -> tuple[float, list[tuple[str, str, str]]]:
         start = time.perf_counter()
         grade_notebook_class(root, Path(tmp) / "reports", jobs=jobs, secret=b"benchmark")
         wall = time.perf_counter() - start
-        rows = (Path(tmp) / "reports" / "notebooks.csv").read_text(encoding="utf-8").splitlines()[1:]
-        per = [(r.split(",")[0], r.split(",")[1], r.split(",")[-1]) for r in rows]
+        with (Path(tmp) / "reports" / "notebooks.csv").open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        per = [
+            (r["student"], r["assignment"], r["autograde_seconds"],
+             f"nbgrader {r['nbgrader_score']}/{r['nbgrader_max']}, sandbox {r['sandbox_score']}/{r['sandbox_max']}, "
+             f"disagree={r['disagree']}")
+            for r in rows
+        ]  # fmt: skip
     return wall, per
 
 
@@ -114,8 +121,8 @@ def main() -> int:
             return 0
         wall, per = autograde_seconds(args.jobs)
     print(f"\nnbgrader autograde of the sample class ({len(per)} notebooks, {args.jobs} jobs):")
-    for student, assignment, seconds in per:
-        print(f"  {student:20} {assignment:12} {seconds:>6} s")
+    for student, assignment, seconds, scores in per:
+        print(f"  {student:20} {assignment:12} {seconds:>6} s  {scores}")
     amortised = wall / max(len(per), 1)
     verdict = "within" if amortised <= TARGET_PER_NOTEBOOK else "OVER"
     print(f"whole class (nbgrader, feedback, sandbox) {wall:.1f} s wall: {amortised:.2f} s per notebook "
