@@ -4,7 +4,7 @@ Submissions sit where nbgrader wants them,
 `assignments/submitted/<student>/<assignment>/<assignment>.ipynb`. For each:
 
 1. real nbgrader, run from assignments/ (the only place it reads its config):
-   `autograde` (10 s cell timeout, deleted test cells put back), then
+   `autograde` (a time limit per cell, deleted test cells put back), then
    `generate_feedback` (hidden tests and their tracebacks removed) and
    `export` (its CSV), all recorded in assignments/gradebook.db;
 2. the sandbox: nbgrader runs student code inside its kernel with the
@@ -37,15 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import notebook_contract as contract
 from grader.grading import grade_package, student_seed
+from grader.notebook_contract import PACKAGE_MODULES, TEST_ID, task_of
 from grader.types import SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"
-# An nbgrader run per notebook: start-up, kernel, every cell (10 s timeout each).
+# An nbgrader run per notebook: start-up, kernel, every cell (each with its time limit).
 AUTOGRADE_TIMEOUT = 600
 AUTOGRADE_ATTEMPTS = 3
-TEST_ID = re.compile(r"^(test|hidden)_(\d+)_(\d+)$")
 MAGIC = re.compile(r"^\s*[%!]")
 
 
@@ -138,11 +139,6 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _task_of(grade_id: str) -> str | None:
-    m = TEST_ID.match(grade_id)
-    return f"{m[2]}.{m[3]}" if m else None
-
-
 def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, bool, str]:
     """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail).
 
@@ -197,7 +193,7 @@ def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
             return
         scores: dict[str, list[float]] = {}
         for g in nb.grades:
-            task = _task_of(g.name)
+            task = task_of(g.name)
             if task is None:
                 if g.needs_manual_grade or g.manual_score is None:
                     grade.manual_pending += g.max_score
@@ -234,15 +230,15 @@ def extract_package(source: dict[str, Any], submitted: dict[str, Any], dest: Pat
     solution cell's code is the student's (found by its nbgrader grade id);
     a given, read-only cell's code is the source's, as nbgrader would restore it.
     """
-    meta = source.get("metadata", {}).get("micrograd", {})
-    prologue: dict[str, str] = meta.get("prologue", {})
+    meta = contract.notebook_meta(source)
+    prologue: dict[str, str] = meta.get(contract.PROLOGUE, {})
     student_cells = {
         _grade_id(c): c for c in submitted.get("cells", []) if _grade_id(c) and c.get("cell_type") == "code"
     }
     modules: dict[str, list[str]] = {}
     notes = []
     for cell in source.get("cells", []):
-        module = cell.get("metadata", {}).get("micrograd", {}).get("module")
+        module = contract.cell_meta(cell).get(contract.MODULE)
         grade_id = _grade_id(cell)
         if not module or not grade_id:
             continue
@@ -263,7 +259,7 @@ def extract_package(source: dict[str, Any], submitted: dict[str, Any], dest: Pat
     for module, codes in modules.items():
         head = prologue.get(module, "from __future__ import annotations")
         (package / f"{module}.py").write_text("\n\n\n".join([head, *codes]) + "\n", encoding="utf-8")
-    for module in ("engine", "nn", "train"):
+    for module in PACKAGE_MODULES:
         # Modules this assignment does not teach: empty, so importing them works.
         path = package / f"{module}.py"
         if not path.exists():
@@ -289,7 +285,7 @@ def sandbox_grade(course_root: Path, grade: NotebookGrade, seed: int, sandbox: A
     deleted = sorted(tests - {_grade_id(c) for c in submitted.get("cells", [])})
     for grade_id in deleted:
         grade.notes.append(
-            f"The test cell `{grade_id}` (task {_task_of(grade_id)}) was deleted from the notebook; "
+            f"The test cell `{grade_id}` (task {task_of(grade_id)}) was deleted from the notebook; "
             "nbgrader put it back and ran it."
         )
 
@@ -322,7 +318,7 @@ def grade_notebook_class(
     subs = discover(course_root)
     grades = []
     for student, assignment, path in subs:
-        tasks = source_notebook(course_root, assignment).get("metadata", {}).get("micrograd", {}).get("tasks", [])
+        tasks = contract.notebook_meta(source_notebook(course_root, assignment)).get(contract.TASKS, [])
         grades.append(NotebookGrade(student, assignment, path, list(tasks)))
 
     # nbgrader needs each assignment's source cells in its gradebook; releasing
@@ -358,7 +354,7 @@ def grade_notebook_class(
         stopped = timed_out_cells(course_root, g)
         if stopped:
             g.notes.append(
-                f"nbgrader stopped {len(stopped)} cell(s) after 10 s each ({', '.join(stopped)}): an infinite loop?"
+                f"nbgrader stopped {len(stopped)} cell(s) at their time limit ({', '.join(stopped)}): an infinite loop?"
             )
         sandbox_grade(course_root, g, student_seed(key, g.student), sandbox)
         for task in g.disagreements():
