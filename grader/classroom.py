@@ -18,10 +18,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from grader.grading import fingerprint, grade_package, student_seed
-from grader.types import SubmissionResult
+from grader.intake import Entry, SubmissionError, discover, find_package, safe_unzip
 from grader.report import load_student, write_class_csv, write_student
 from grader.sandbox import Sandbox
-from grader.intake import Entry, SubmissionError, discover, find_package, safe_unzip
+from grader.types import SubmissionResult
 
 SECRET_FILE = ".grader-secret"
 
