@@ -21,8 +21,8 @@ from grader.child.probes import Api, run_probe
 from grader.judge import judge
 from grader.oracle import expected
 from grader.rubric import build
-from grader.types import Outcome
 from grader.tasks import TASKS
+from grader.types import Outcome
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:

@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from grader.types import SubmissionResult
 from grader.rubric import TOLERANCE
 from grader.tasks import TASKS
+from grader.types import SubmissionResult
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
