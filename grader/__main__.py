@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -42,18 +43,45 @@ def summary_table(results: list[SubmissionResult], title: str) -> Table:
 def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     from grader.classroom import grade_class
     from grader.samples import build_sample_class
+    from grader.types import GradingInterrupted
 
     submissions, notebooks = args.submissions, args.notebooks
     if submissions is None:
         submissions = build_sample_class(SAMPLE_CLASS)
         notebooks = notebooks or COURSE
         console.print(f"Built the embedded sample class in {submissions}")
-    results, warnings = grade_class(
-        submissions, args.out, jobs=args.jobs, secret=args.secret, use_bwrap=False if args.no_bwrap else None
-    )
-    for w in warnings:
+    where = f"on the Dask cluster {args.dask}" if args.dask else f"with {args.jobs} worker(s)"
+    console.print(f"Grading {submissions} into {args.out} {where}")
+    try:
+        run = grade_class(
+            submissions,
+            args.out,
+            jobs=args.jobs,
+            secret=args.secret,
+            use_bwrap=False if args.no_bwrap else None,
+            dask=args.dask,
+        )
+    except GradingInterrupted as stop:
+        name = signal.Signals(stop.signum).name
+        run = stop.run
+        console.print(
+            f"[bold red]Stopped by {name}[/]: {len(run.graded)} graded and {len(run.reused)} reused before the stop, "
+            f"{len(run.pending)} not finished; queued work cancelled and workers stopped. "
+            f"{args.out / 'grades.csv'} lists the {len(run.results)} students with reports."
+        )
+        console.print(
+            f"To resume, run the same command again: finished students are kept, the {len(run.pending)} others "
+            "are graded.",
+            markup=False,
+        )
+        return 128 + stop.signum
+    for w in run.warnings:
         console.print(f"[yellow]warning:[/] {w}")
-    console.print(summary_table(results, f"{len(results)} submissions graded into {args.out}"))
+    console.print(summary_table(run.results, f"{len(run.results)} submissions graded into {args.out}"))
+    console.print(
+        f"This run: {len(run.graded)} graded, {len(run.reused)} reused (report up to date), "
+        f"{len(run.failed)} could not be graded."
+    )
     console.print(f"Grades: {args.out / 'grades.csv'}; per student: results.json (Gradescope) and feedback.md")
     if notebooks:
         from grader.classroom import load_secret
@@ -64,7 +92,7 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=load_secret(args.out, args.secret))
         console.print(summary_table(nb_results, f"{len(nb_results)} notebook students graded into {out}"))
         console.print(f"Grades: {out / 'grades.csv'}; nbgrader vs sandbox per notebook: {out / 'notebooks.csv'}")
-    return 0
+    return 1 if run.failed else 0
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:

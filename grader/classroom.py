@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from grader.grading import fingerprint, grade_package, student_seed
 from grader.intake import Entry, SubmissionError, discover, find_package, safe_unzip
-from grader.report import load_student, write_class_csv, write_student
+from grader.report import RESULTS, load_student, write_class_csv, write_student
 from grader.sandbox import Sandbox
-from grader.types import SubmissionResult
+from grader.types import ClassRun, GradingInterrupted
 
 SECRET_FILE = ".grader-secret"
 
@@ -87,33 +90,151 @@ def grade_class(
     secret: str | None = None,
     use_bwrap: bool | None = None,
     progress: bool = True,
-) -> tuple[list[SubmissionResult], list[str]]:
-    """Grade every entry of `submissions` into `out`; returns all results and warnings."""
+    dask: str | None = None,
+) -> ClassRun:
+    """Grade every entry of `submissions` into `out`, on a process pool or on Dask (`dask`:
+    `tcp://HOST:PORT` or `local:N`). Unpacks as `results, warnings`; the counts are on the ClassRun.
+
+    Raises SubmissionError for a class that cannot be graded at all (a missing or empty
+    folder, `out` inside it), and GradingInterrupted after Ctrl-C or SIGTERM, once the
+    workers are stopped and grades.csv holds every student who finished."""
+    if not submissions.is_dir():
+        raise SubmissionError(f"{submissions} does not exist or is not a folder (expected one entry per student)")
+    if out.resolve().is_relative_to(submissions.resolve()):
+        raise SubmissionError(
+            f"--out {out} is inside the class folder {submissions}: its reports would be graded as a student "
+            "next time. Choose a folder outside the class."
+        )
     entries, warnings = discover(submissions)
+    if not entries:
+        raise SubmissionError("; ".join(warnings) or f"{submissions} holds no submissions")
     out.mkdir(parents=True, exist_ok=True)
     key = load_secret(out, secret)
-    jobs = max(1, jobs or os.cpu_count() or 1)
     probe = Sandbox(use_bwrap=use_bwrap)
     if probe.warning:
         warnings.insert(0, probe.warning)
     use = probe.mode == "bwrap" if use_bwrap is None else use_bwrap
-    failures: list[str] = []
-    with (
-        _progress(progress, len(entries)) as advance,
-        ProcessPoolExecutor(
-            max_workers=min(jobs, max(1, len(entries))), initializer=_init_worker, initargs=(use,)
-        ) as pool,
-    ):
-        futures = {pool.submit(grade_entry, e, out, key, use): e for e in entries}
-        for future in as_completed(futures):
-            entry = futures[future]
-            try:
-                future.result()
-            except Exception as exc:  # a bug of ours must not stop the class
-                failures.append(f"{entry.student}: the grader failed ({type(exc).__name__}: {exc}); re-run to retry")
-            advance(entry.student)
-    results = write_class_csv(out)
-    return results, warnings + failures
+    run = ClassRun([], warnings, pending=[e.student for e in entries])
+    before = {e.student: _stamp(out / e.student) for e in entries}
+    if dask:
+        from grader.dask_backend import DaskExecutor, grade_remote, pack, store
+
+        pool: Executor = DaskExecutor(dask, use_bwrap=use)
+        submit = lambda e: pool.submit(grade_remote, e.student, *pack(e), _previous(out / e.student), key, use)
+    else:
+        workers = min(max(1, jobs or os.cpu_count() or 1), len(entries))
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(use,))
+        submit = lambda e: pool.submit(_grade_in_worker, e, out, key, use)
+    stop = _Stop.install()
+    try:
+        with _progress(progress, len(entries)) as advance:
+            futures = {submit(e): e for e in entries}
+            for future in as_completed(futures):
+                entry = futures[future]
+                run.pending.remove(entry.student)
+                try:
+                    files = future.result()
+                    if dask and files:
+                        store(out / entry.student, files)
+                except Exception as exc:  # a bug of ours, or a lost worker, must not stop the class
+                    run.failed.append(entry.student)
+                    warnings.append(
+                        f"{entry.student}: the grader failed ({type(exc).__name__}: {exc}); re-run to retry"
+                    )
+                else:
+                    changed = _stamp(out / entry.student) != before[entry.student]
+                    (run.graded if changed else run.reused).append(entry.student)
+                advance(entry.student)
+    except _Interrupt as exc:
+        _halt(pool)
+        run.results = write_class_csv(out)
+        raise GradingInterrupted(exc.signum, run) from None
+    except BaseException:
+        _halt(pool)
+        raise
+    finally:
+        stop.restore()
+    pool.shutdown(wait=True)
+    run.results = write_class_csv(out)
+    return run
+
+
+def _stamp(folder: Path) -> tuple[int, int] | None:
+    """Identifies the report file itself: every write replaces it (a new inode)."""
+    try:
+        st = (folder / RESULTS).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def _previous(folder: Path) -> bytes | None:
+    """A student's last results.json, sent to a Dask worker so an up-to-date report is reused there too."""
+    try:
+        return (folder / RESULTS).read_bytes()
+    except OSError:
+        return None
+
+
+class _Interrupt(BaseException):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+
+class _Stop:
+    """SIGINT and SIGTERM raise _Interrupt in the coordinator while a class is graded."""
+
+    def __init__(self, saved: dict[int, object]) -> None:
+        self.saved = saved
+
+    @classmethod
+    def install(cls) -> _Stop:
+        if threading.current_thread() is not threading.main_thread():
+            return cls({})  # only the main thread may set handlers; the caller handles signals
+
+        def handler(signum: int, frame: object) -> None:
+            raise _Interrupt(signum)
+
+        return cls({sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)})
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def _halt(pool: Executor) -> None:
+    """Cancel what is queued and stop the workers (their sandboxes die with them)."""
+    if isinstance(pool, ProcessPoolExecutor):
+        procs = list((pool._processes or {}).values())  # no public API lists a pool's workers
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()  # _start_worker: SIGTERM unwinds the worker, which kills its sandboxed child
+        deadline = time.monotonic() + 10
+        for p in procs:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+    else:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_worker(use_bwrap: bool | None) -> None:
+    """A pool worker: Ctrl-C is the coordinator's to handle; SIGTERM unwinds (killing the sandbox)."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_term)
+    _init_worker(use_bwrap)
+
+
+def _grade_in_worker(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None) -> None:
+    try:
+        grade_entry(entry, out, secret, use_bwrap)
+    except SystemExit:  # SIGTERM from the coordinator: the sandbox is already killed; leave now
+        os._exit(128 + signal.SIGTERM)
 
 
 class _progress:
@@ -133,6 +254,7 @@ class _progress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.description}"),
+            transient=False,
         )
         self.bar.start()
         task = self.bar.add_task("", total=self.total)
