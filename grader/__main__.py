@@ -1,4 +1,4 @@
-"""Command line: `python -m grader grade|check|sample-class ...` (see --help)."""
+"""Command line: `python -m grader grade|check|gradescope|gradescope-bundle|sample-class ...` (see --help)."""
 
 from __future__ import annotations
 
@@ -177,7 +177,8 @@ def cmd_sample_class(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and option, each with its help text."""
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade a class of submissions (default: the embedded sample class)")
@@ -225,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument(
         "out", type=Path, nargs="?", default=SAMPLE_CLASS, help="where to write it (default: build/sample-class)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     console = Console()
     handler = {
         "grade": cmd_grade,
