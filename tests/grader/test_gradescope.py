@@ -177,6 +177,26 @@ def test_outside_a_container_it_refuses_and_writes_nothing(tmp_path: Path) -> No
     assert not (tmp_path / "results").exists()
 
 
+def test_a_hidden_failure_leaves_no_trace_in_the_visible_output() -> None:
+    from grader.gradescope import results_json
+    from grader.grading import _cross_task_hints
+    from grader.types import CheckResult, SubmissionResult
+
+    def check(task: str, hidden: bool, passed: bool) -> CheckResult:
+        kind = "hidden" if hidden else "public"
+        return CheckResult(
+            f"{task}/{kind}/x", task, f"Task {task}: x", float(passed), 1.0, "passed" if passed else "failed",
+            "", "after_due_date" if hidden else "visible",
+        )  # fmt: skip
+
+    result = SubmissionResult("s", [check("1.1", False, True), check("1.1", True, False),
+                                    check("3.1", False, True), check("3.1", True, False)])  # fmt: skip
+    _cross_task_hints(result)
+    data = results_json(result)
+    assert data["output"] == "" and "score" not in data
+    assert sum(t["score"] for t in data["tests"] if t["visibility"] == "visible") == 2
+
+
 def test_group_identity_is_every_member_sorted(tmp_path: Path) -> None:
     meta = tmp_path / "m.json"
     meta.write_text(json.dumps({"users": [{"email": "b@x"}, {"email": "a@x"}]}))
