@@ -95,10 +95,6 @@ class DaskExecutor(Executor):
         self.client.register_plugin(InitWorker(use_bwrap), name=InitWorker.name)
         self.executor = self.client.get_executor(pure=False)
 
-    @property
-    def workers(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
-
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         return self.executor.submit(fn, *args, **kwargs)
 
