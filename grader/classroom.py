@@ -14,17 +14,20 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from grader.grading import fingerprint, grade_copy, not_graded, student_seed
 from grader.intake import Entry, SubmissionError, allowed_modules, clean_copy, discover, locate
-from grader.report import load_student, student_folder, write_class_csv, write_student
+from grader.report import RESULTS, load_student, student_folder, write_class_csv, write_student
 from grader.sandbox import Sandbox
-from grader.types import SubmissionResult
+from grader.types import ClassRun, GradingInterrupted
 
 SECRET_FILE = ".grader-secret"
 
@@ -115,54 +118,193 @@ def grade_class(
     allow_unsafe: bool = False,
     allow_imports: tuple[str, ...] = (),
     progress: bool = True,
-) -> tuple[list[SubmissionResult], list[str]]:
-    """Grade every entry of `submissions` into `out`; returns all results and warnings."""
+    dask: str | None = None,
+) -> ClassRun:
+    """Grade every entry of `submissions` into `out`, on a process pool or on Dask (`dask`:
+    `tcp://HOST:PORT` or `local:N`). Unpacks as `results, warnings`; the counts are on the ClassRun.
+
+    Raises SubmissionError for a class that cannot be graded at all (a missing or empty
+    folder, `out` inside it), and GradingInterrupted after Ctrl-C or SIGTERM, once the
+    workers are stopped and grades.csv holds every student who finished."""
+    if not submissions.is_dir():
+        raise SubmissionError(f"{submissions} does not exist or is not a folder (expected one entry per student)")
+    if out.resolve().is_relative_to(submissions.resolve()):
+        raise SubmissionError(
+            f"--out {out} is inside the class folder {submissions}: its reports would be graded as a student "
+            "next time. Choose a folder outside the class."
+        )
     entries, warnings = discover(submissions)
+    if not entries:
+        raise SubmissionError("; ".join(warnings) or f"{submissions} holds no submissions")
     out.mkdir(parents=True, exist_ok=True)
     key = load_secret(out, secret, secret_file)
-    jobs = max(1, jobs or os.cpu_count() or 1)
     probe = Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe, allow_imports=allow_imports)
     if probe.warning:
         warnings.insert(0, probe.warning)
     use = probe.mode == "bwrap"
     probe.close()
-    failures: list[str] = []
-    pending = list(entries)
+    run = ClassRun([], warnings, pending=[e.student for e in entries])
+    before = {e.student: _stamp(student_folder(out, e.student)) for e in entries}
+    options = (use, allow_unsafe, allow_imports)
+
+    def finish(entry: Entry, reason: str) -> None:
+        """A row for a student the grader could not grade (the reason is their note)."""
+        run.failed.append(entry.student)
+        warnings.append(f"{entry.student}: {reason}")
+        write_student(out, not_graded(entry.student, reason, seed=student_seed(key, entry.student)), key)
+
     run_tmp = _run_temp()
-    with _progress(progress, len(entries)) as advance, _removed(run_tmp):
-        for attempt in range(3):
-            # A worker that dies (the OOM killer, say) breaks the whole pool: the
-            # students it took down are retried, the last time each in a pool of its own.
-            broken: list[Entry] = []
-            groups = [pending] if attempt < 2 else [[e] for e in pending]
-            for group in groups:
-                init = (use, allow_unsafe, str(run_tmp), allow_imports)
-                workers = min(jobs, max(1, len(group)))
-                with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init) as pool:
-                    args = (out, key, use, allow_unsafe, allow_imports)
-                    futures = {pool.submit(grade_entry, e, *args): e for e in group}
+    stop = _Stop.install()
+    pool: Executor | None = None
+    try:
+        with _progress(progress, len(entries)) as advance, _removed(run_tmp):
+            for entry in [e for e in entries if e.problem]:  # refused at intake: a row, no grading
+                write_student(out, not_graded(entry.student, entry.problem, seed=student_seed(key, entry.student)), key)
+                run.pending.remove(entry.student)
+                run.graded.append(entry.student)
+                advance(entry.student)
+            pending = [e for e in entries if not e.problem]
+            for attempt in range(3):
+                # A worker that dies (the OOM killer, say) breaks the whole pool: the
+                # students it took down are retried, the last time each in a pool of its own.
+                broken: list[Entry] = []
+                for group in [pending] if attempt < 2 or dask else [[e] for e in pending]:
+                    if dask:
+                        from grader.dask_backend import DaskExecutor, grade_remote, pack, store
+
+                        pool = DaskExecutor(dask, options=options)
+                    else:
+                        workers = min(max(1, jobs or os.cpu_count() or 1), len(group))
+                        pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                                                   initargs=(*options, str(run_tmp)))  # fmt: skip
+                    futures = {}
+                    for e in group:
+                        try:
+                            if dask:
+                                previous = _previous(student_folder(out, e.student))
+                                futures[pool.submit(grade_remote, e.student, *pack(e), previous, key, options)] = e
+                            else:
+                                futures[pool.submit(_grade_in_worker, e, out, key, options)] = e
+                        except SubmissionError as exc:  # an entry that cannot even be sent to a worker
+                            run.pending.remove(e.student)
+                            finish(e, f"Nothing could be graded: {exc}.")
+                            advance(e.student)
                     for future in as_completed(futures):
                         entry = futures[future]
                         try:
-                            future.result()
+                            files = future.result()
+                            if dask and files:
+                                store(student_folder(out, entry.student), files)
                         except BrokenProcessPool:
                             broken.append(entry)
                             continue
                         except Exception as exc:  # a bug of ours must not stop the class
-                            reason = f"the grader failed ({type(exc).__name__}: {exc}); re-run to retry"
-                            failures.append(f"{entry.student}: {reason}")
-                            _write_not_graded(out, entry.student, reason, key)
+                            finish(entry, f"the grader failed ({type(exc).__name__}: {exc}); re-run to retry")
+                        else:
+                            changed = _stamp(student_folder(out, entry.student)) != before[entry.student]
+                            (run.graded if changed else run.reused).append(entry.student)
+                        run.pending.remove(entry.student)
                         advance(entry.student)
-            pending = broken
-            if not pending:
-                break
-        for entry in pending:
-            reason = "the grading worker died while grading this submission (out of memory?); re-run to retry"
-            failures.append(f"{entry.student}: {reason}")
-            _write_not_graded(out, entry.student, reason, key)
-            advance(entry.student)
-    results = write_class_csv(out, key, [e.student for e in entries])
-    return results, warnings + failures
+                    pool.shutdown(wait=True)
+                    pool = None
+                pending = broken
+                if not pending:
+                    break
+            for entry in pending:
+                run.pending.remove(entry.student)
+                finish(entry, "the grading worker died while grading this submission (out of memory?); re-run")
+                advance(entry.student)
+    except _Interrupt as exc:
+        if pool is not None:
+            _halt(pool)
+        run.results = write_class_csv(out, key, [e.student for e in entries])
+        raise GradingInterrupted(exc.signum, run) from None
+    except BaseException:
+        if pool is not None:
+            _halt(pool)
+        raise
+    finally:
+        stop.restore()
+    run.results = write_class_csv(out, key, [e.student for e in entries])
+    return run
+
+
+def _stamp(folder: Path) -> tuple[int, int] | None:
+    """Identifies the report file itself: every write replaces it (a new inode)."""
+    try:
+        st = (folder / RESULTS).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def _previous(folder: Path) -> bytes | None:
+    """A student's last results.json, sent to a Dask worker so an up-to-date report is reused there too."""
+    try:
+        return (folder / RESULTS).read_bytes()
+    except OSError:
+        return None
+
+
+class _Interrupt(BaseException):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+
+class _Stop:
+    """SIGINT and SIGTERM raise _Interrupt in the coordinator while a class is graded."""
+
+    def __init__(self, saved: dict[int, object]) -> None:
+        self.saved = saved
+
+    @classmethod
+    def install(cls) -> _Stop:
+        if threading.current_thread() is not threading.main_thread():
+            return cls({})  # only the main thread may set handlers; the caller handles signals
+
+        def handler(signum: int, frame: object) -> None:
+            raise _Interrupt(signum)
+
+        return cls({sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)})
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def _halt(pool: Executor) -> None:
+    """Cancel what is queued and stop the workers (their sandboxes die with them)."""
+    if isinstance(pool, ProcessPoolExecutor):
+        procs = list((pool._processes or {}).values())  # no public API lists a pool's workers
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()  # _start_worker: SIGTERM unwinds the worker, which kills its sandboxed child
+        deadline = time.monotonic() + 10
+        for p in procs:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+    else:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_worker(use_bwrap: bool | None, allow_unsafe: bool, allow_imports: tuple[str, ...], temp: str) -> None:
+    """A pool worker: Ctrl-C is the coordinator's to handle; SIGTERM unwinds (killing the sandbox)."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_term)
+    _init_worker(use_bwrap, allow_unsafe, temp, allow_imports)
+
+
+def _grade_in_worker(entry: Entry, out: Path, secret: bytes, options: tuple) -> None:
+    try:
+        grade_entry(entry, out, secret, *options)
+    except SystemExit:  # SIGTERM from the coordinator: the sandbox is already killed; leave now
+        os._exit(128 + signal.SIGTERM)
 
 
 def _write_not_graded(out: Path, student: str, reason: str, key: bytes) -> None:
@@ -212,6 +354,7 @@ class _progress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.description}"),
+            transient=False,
         )
         self.bar.start()
         task = self.bar.add_task("", total=self.total)

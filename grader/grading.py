@@ -369,7 +369,8 @@ def _verified_place(where: Any, copy: CleanCopy, check: rubric.Check) -> dict[st
 
 def _cross_task_hints(result: SubmissionResult) -> None:
     """A later section's failure often comes from an earlier one: say so once."""
-    failing = {c.task.split(".")[0] for c in result.checks if c.status == "failed"}
+    # Public checks only: the note is shown at once, and must not reveal a hidden failure before the due date.
+    failing = {c.task.split(".")[0] for c in result.checks if c.status == "failed" and c.visibility == "visible"}
     for section, needs in SECTION_NEEDS.items():
         earlier = sorted(s for s in needs if s in failing)
         if section in failing and earlier:

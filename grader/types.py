@@ -218,3 +218,33 @@ class Mistake:
     @property
     def tasks(self) -> list[str]:
         return sorted({cid.split("/")[0] for cid in self.checks}, key=lambda t: tuple(map(int, t.split("."))))
+
+
+@dataclass
+class ClassRun:
+    """What grading a class did (`grader.classroom.grade_class`). Unpacks as
+    `results, warnings = grade_class(...)`, as it did before the counts."""
+
+    results: list[SubmissionResult]
+    """Every student in the reports folder (grades.csv's rows), this run's and earlier ones."""
+    warnings: list[str]
+    """Layout problems (skipped entries), the sandbox's isolation, and who could not be graded and why."""
+    graded: list[str] = field(default_factory=list)
+    """Students graded by this run."""
+    reused: list[str] = field(default_factory=list)
+    """Students whose up-to-date report was kept (same files, rubric and seed)."""
+    failed: list[str] = field(default_factory=list)
+    """Students the grader itself failed on (re-run to retry)."""
+    pending: list[str] = field(default_factory=list)
+    """Students not finished when the run was interrupted."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.results, self.warnings))
+
+
+class GradingInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a class: workers were stopped, grades.csv holds what finished."""
+
+    def __init__(self, signum: int, run: ClassRun) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum, self.run = signum, run
