@@ -106,7 +106,7 @@ class Problem(str):
 
 
 def explain_outcome(check: Check, outcome: Outcome) -> str:
-    if outcome.status in ("timeout", "crashed", "skipped"):
+    if outcome.status in ("timeout", "crashed", "skipped", "malformed"):
         return outcome.message
     err = outcome.error or {}
     kind, message, where = str(err.get("type", "Error")), str(err.get("message", "")), err.get("where")
