@@ -103,7 +103,8 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         out = args.out / "notebooks"
         console.print(f"Grading the notebooks submitted to {notebooks / 'submitted'} with nbgrader and the sandbox ...")
         key = load_secret(args.out, args.secret, args.secret_file)
-        nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=key)
+        boundary = {"use_bwrap": False if args.no_bwrap else None, "allow_unsafe": allow_unsafe}
+        nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=key, **boundary)
         console.print(summary_table(nb_results, f"{len(nb_results)} notebook students graded into {out}"))
         console.print(f"Grades: {out / 'grades.csv'}; nbgrader vs sandbox per notebook: {out / 'notebooks.csv'}")
     return 1 if run.failed else 0

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +36,7 @@ from grader.sandbox import Sandbox, site_dirs
 
 KIT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "template-gradebook.db"
+_MERGE = threading.Lock()
 
 
 def available(sandbox: Sandbox) -> bool:
@@ -106,7 +108,8 @@ def autograde(course_root: Path, assignment: str, student: str, sandbox: Sandbox
         graded = course / "autograded" / student / assignment
         ok = ok and (graded / f"{assignment}.ipynb").is_file()
         if ok:
-            merge_back(course, course_root, assignment, student)
+            with _MERGE:  # one writer of the real gradebook at a time
+                merge_back(course, course_root, assignment, student)
     return round(time.monotonic() - start, 2), ok, log[-2000:]
 
 

@@ -62,6 +62,7 @@ class NotebookGrade:
     nbgrader_ok: bool = False
     nbgrader_tasks: dict[str, tuple[float, float]] = field(default_factory=dict)
     manual_pending: float = 0.0  # points of written answers awaiting a human
+    nbgrader_ran: bool = True  # False where no sandbox could hold nbgrader's kernel
     notes: list[str] = field(default_factory=list)
     result: SubmissionResult | None = None
 
@@ -71,7 +72,7 @@ class NotebookGrade:
 
     def disagreements(self) -> list[str]:
         """Tasks passed in full by one side and not by the other."""
-        if self.result is None:
+        if self.result is None or not self.nbgrader_ran:
             return []
         sandbox = self.result.task_scores
         out = []
@@ -300,6 +301,8 @@ def grade_notebook_class(
     *,
     secret: bytes | None = None,
     sandbox: Any = None,
+    use_bwrap: bool | None = None,
+    allow_unsafe: bool = False,
 ) -> list[SubmissionResult]:
     """Grade every notebook under `course_root/submitted`, write the reports into `out`.
 
@@ -308,9 +311,20 @@ def grade_notebook_class(
     copied to `out/<student>/notebooks/`, its export to `out/nbgrader_grades.csv`,
     and the comparison to `out/notebooks.csv`. `jobs` nbgrader autogrades run
     at once. `secret` seeds each student's hidden probes (as `python -m grader`).
+
+    nbgrader's autograde runs inside the trust boundary (`grader/notebook_boundary.py`):
+    a throwaway course copy under bubblewrap, merged back here. Where bubblewrap is
+    not available it is not run at all unless `allow_unsafe` (then with your rights):
+    the sandboxed grader's score is the notebook's score either way.
     """
+    from grader import notebook_boundary
     from grader.classroom import load_secret
-    from grader.report import atomic_write, write_reports
+    from grader.html_report import link_nbgrader_feedback
+    from grader.report import atomic_write, student_folder, write_reports
+    from grader.sandbox import Sandbox
+
+    sandbox = sandbox or Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
+    isolated = notebook_boundary.available(sandbox)
 
     course_root, out = course_root.resolve(), out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -332,9 +346,23 @@ def grade_notebook_class(
     # student into gradebook.db and one dies on a UNIQUE constraint: create
     # every student first.
     register_students(course_root, sorted({g.student for g in grades}))
+    scratch = Path(tempfile.mkdtemp(prefix="grader-nbtemplate-"))
+    template = notebook_boundary.template_gradebook(course_root, scratch) if isolated else None
 
     def one(g: NotebookGrade) -> None:
-        g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        if template is not None:
+            g.autograde_seconds, g.nbgrader_ok, log = notebook_boundary.autograde(
+                course_root, g.assignment, g.student, sandbox, template, AUTOGRADE_TIMEOUT
+            )
+        elif allow_unsafe:
+            g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        else:
+            g.nbgrader_ran = False
+            g.notes.append(
+                "nbgrader's autograde was not run: without bubblewrap its kernel would run this notebook with the "
+                "grader's rights. The sandboxed grader's score below is the notebook's score."
+            )
+            return
         if not g.nbgrader_ok:
             invalid = "NotJSONError" in log or "JSONDecodeError" in log
             g.notes.append(
@@ -342,8 +370,11 @@ def grade_notebook_class(
                 f"({'the notebook is not valid JSON' if invalid else 'see its log: ' + log[-300:]})."
             )
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, grades))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(one, grades))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
     for assignment in sorted({g.assignment for g in grades}):
         run_nbgrader(course_root, "generate_feedback", assignment, "--force")
@@ -367,12 +398,14 @@ def grade_notebook_class(
             )
 
     results = merge_by_student(grades)
-    write_reports(out, results)
+    write_reports(out, results, key)
     for g in grades:
         html = course_root / "feedback" / g.student / g.assignment / f"{g.assignment}.html"
-        if html.is_file():
-            (out / g.student / "notebooks").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(html, out / g.student / "notebooks" / html.name)
+        folder = student_folder(out, g.student)
+        if html.is_file() and g.nbgrader_ran:
+            (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(html, folder / "notebooks" / html.name)
+            link_nbgrader_feedback(folder / "notebooks" / html.name, folder / "feedback.html")
     atomic_write(out / "notebooks.csv", comparison_csv(grades))
     return results
 

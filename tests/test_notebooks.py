@@ -388,7 +388,7 @@ def test_sample_class_messages(graded_class) -> None:
     assert "test_2_1" in notes["s04_deleted_test"] and "deleted" in notes["s04_deleted_test"]
     assert "stopped" in notes["s03_infinite_loop"] and "infinite loop" in notes["s03_infinite_loop"]
     assert "not valid JSON" in notes["s05_invalid_json"]
-    feedback = (out / "s04_deleted_test" / "feedback.md").read_text(encoding="utf-8")
+    feedback = (out / "students" / "s04_deleted_test" / "feedback.md").read_text(encoding="utf-8")
     assert "test_2_1" in feedback
 
 
@@ -460,3 +460,45 @@ def test_context_default_points_at_the_repo() -> None:
 
 def test_test_cell_ids_name_their_task() -> None:
     assert TEST_ID.match("hidden_2_1") and not TEST_ID.match("engine_add")
+
+
+@pytest.mark.slow
+def test_a_hostile_notebook_cannot_reach_the_course_the_reports_or_other_students(tmp_path: Path) -> None:
+    """nbgrader's kernel runs inside the boundary: a throwaway course copy under bubblewrap."""
+    from grader.notebook_boundary import available
+    from grader.notebooks import grade_notebook_class
+    from grader.sandbox import Sandbox
+
+    if not available(Sandbox(allow_unsafe=True)):
+        pytest.skip("bubblewrap is not usable here: nbgrader is then not run at all (tested in CI)")
+    root = tmp_path / "assignments"
+    root.mkdir()
+    shutil.copy(COURSE / "nbgrader_config.py", root)
+    shutil.copytree(COURSE / "source" / "a1_value", root / "source" / "a1_value")
+    shutil.copytree(COURSE / "submitted" / "s01_correct" / "a1_value", root / "submitted" / "s01_correct" / "a1_value")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".grader-secret").write_text("the-instructors-secret")
+    nb_path = root / "submitted" / "zz_hostile" / "a1_value" / "a1_value.ipynb"
+    nb_path.parent.mkdir(parents=True)
+    nb = json.loads((COURSE / "submitted" / "s01_correct" / "a1_value" / "a1_value.ipynb").read_text())
+    attack = f"""
+import os
+for what, act in [("secret", lambda: open({str(out / '.grader-secret')!r}).read()),
+                  ("gradebook", lambda: open({str(root / 'gradebook.db')!r}, "ab").write(b"x")),
+                  ("other students", lambda: os.listdir({str(root / 'submitted')!r})),
+                  ("kit", lambda: open({str(REPO / 'README.md')!r}).read())]:
+    try:
+        print("LEAK", what, str(act())[:40])
+    except Exception as exc:
+        print("blocked", what, type(exc).__name__)
+"""
+    setup = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "engine_add")
+    setup["source"] = attack + "".join(setup["source"])
+    nb_path.write_text(json.dumps(nb))
+    results = {r.student: r for r in grade_notebook_class(root, out, jobs=1, secret=b"s")}
+    graded = json.loads((root / "autograded" / "zz_hostile" / "a1_value" / "a1_value.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in graded["cells"] for o in c.get("outputs", []))
+    assert "LEAK" not in printed and printed.count("blocked") == 4, printed[:2000]
+    assert results["s01_correct"].total == results["s01_correct"].max_score > 0  # the other student is intact
+    assert "the-instructors-secret" not in printed

@@ -108,7 +108,7 @@ def _alive(pids: set[int], marker: str) -> set[str]:
 def _wait_for_first_report(out: Path, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
-        if any(out.glob("*/results.json")):
+        if any(out.glob("students/*/results.json")):
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
@@ -145,7 +145,7 @@ def test_a_signal_stops_cleanly_and_the_run_resumes(tmp_path: Path, signum: int,
     time.sleep(1)
     assert not _alive(family, str(tmp_path)), "processes outlived the grader"
 
-    finished = sorted(p.parent.name for p in out.glob("*/results.json"))
+    finished = sorted(p.parent.name for p in out.glob("students/*/results.json"))
     with open(out / "grades.csv", newline="") as f:
         rows = [r["student"] for r in csv.DictReader(f)]
     assert rows == finished and 1 <= len(finished) < len(STUDENTS)
