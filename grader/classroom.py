@@ -18,10 +18,11 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from grader.grading import fingerprint, grade_copy, not_graded, student_seed
 from grader.intake import Entry, SubmissionError, allowed_modules, clean_copy, discover, locate
@@ -103,6 +104,12 @@ def grade_entry(entry: Entry, out: Path, secret: bytes, use_bwrap: bool | None =
                 sandbox = _SANDBOX or Sandbox(**options)
                 result = grade_copy(copy, entry.student, seed=seed, sandbox=sandbox, tasks=upload.tasks)
                 result.notes[:0] = upload.notes
+                write_student(out, result, secret)
+                return True
+    # Nothing was graded: keep a stored row that says the same thing.
+    previous = load_student(folder, secret)
+    if previous and (previous.fingerprint, previous.notes) == (result.fingerprint, result.notes):
+        return False
     write_student(out, result, secret)
     return True
 
@@ -189,7 +196,7 @@ def grade_class(
                             run.pending.remove(e.student)
                             finish(e, f"Nothing could be graded: {exc}.")
                             advance(e.student)
-                    for future in as_completed(futures):
+                    for future in stop.completed(futures):
                         entry = futures[future]
                         try:
                             files = future.result()
@@ -252,20 +259,37 @@ class _Interrupt(BaseException):
 
 
 class _Stop:
-    """SIGINT and SIGTERM raise _Interrupt in the coordinator while a class is graded."""
+    """SIGINT and SIGTERM, while a class is graded: the handler only records the signal;
+    the coordinator's wait loop sees it within a fraction of a second and raises
+    _Interrupt there (raising from the handler itself could land anywhere, even in a
+    weakref callback, where the exception would be lost)."""
 
     def __init__(self, saved: dict[int, object]) -> None:
         self.saved = saved
+        self.signum = 0
 
     @classmethod
     def install(cls) -> _Stop:
         if threading.current_thread() is not threading.main_thread():
             return cls({})  # only the main thread may set handlers; the caller handles signals
+        stop = cls({})
 
         def handler(signum: int, frame: object) -> None:
-            raise _Interrupt(signum)
+            stop.signum = stop.signum or signum
 
-        return cls({sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)})
+        stop.saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return stop
+
+    def completed(self, futures: Iterable[Future[Any]]) -> Iterator[Future[Any]]:
+        """Like as_completed, checking for a signal every 0.2 s."""
+        pending = set(futures)
+        while pending:
+            if self.signum:
+                raise _Interrupt(self.signum)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            yield from done
+        if self.signum:
+            raise _Interrupt(self.signum)
 
     def restore(self) -> None:
         for sig, old in self.saved.items():

@@ -190,7 +190,7 @@ def stage_upload(submission: Path, work: Path, assignment: str | None = None, co
     try:
         return locate(submission, work, course)
     except SubmissionError as exc:
-        return Upload(None, [f"Nothing could be graded: {exc}. Upload engine.py, nn.py and train.py, a micrograd/ "
+        return Upload(None, [f"Nothing could be graded: {exc}; upload engine.py, nn.py and train.py, a micrograd/ "
                              "folder holding them, a zip of either, or the assignment's notebook."])  # fmt: skip
 
 
@@ -257,7 +257,7 @@ def run_autograder(root: Path, *, secret: str | None = None) -> Run:
 
     Raises SubmissionError when `root` is not an autograder container (no
     `submission/` folder), so that nothing is written outside one."""
-    from grader.grading import grade_package, student_seed
+    from grader.grading import grade_package, not_graded, student_seed
     from grader.report import atomic_write
 
     submission, results = root / "submission", root / "results" / "results.json"
@@ -287,7 +287,11 @@ def run_autograder(root: Path, *, secret: str | None = None) -> Run:
     tasks = config.get("tasks") or list(TASKS)
     with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
         upload = stage_upload(submission, Path(tmp), config.get("assignment"))
-        result = grade_package(upload.root, student, tasks=tasks, seed=student_seed(key.encode(), student))
-    result.notes[:0] = upload.notes
+        seed = student_seed(key.encode(), student)
+        if upload.root is None:  # one message, at the top, not one per check
+            result = not_graded(student, " ".join(upload.notes), tasks=tasks, seed=seed)
+        else:
+            result = grade_package(upload.root, student, tasks=tasks, seed=seed)
+            result.notes[:0] = upload.notes
     atomic_write(results, json.dumps(results_json(result), indent=2) + "\n")
     return Run(results, student, result.total, result.max_score, "graded")

@@ -162,19 +162,6 @@ def test_check_cli_on_the_skeleton_and_on_the_reference() -> None:
     assert "public checks pass" in reference.stdout and "Hidden checks" in reference.stdout
 
 
-def test_gradescope_entry_point_writes_results_json(tmp_path: Path) -> None:
-    submission = tmp_path / "autograder" / "submission"
-    shutil.copytree(REFERENCE, submission / "micrograd")
-    meta = tmp_path / "autograder" / "submission_metadata.json"
-    meta.write_text(json.dumps({"users": [{"email": "ada@example.edu", "name": "Ada"}]}))
-    results = tmp_path / "autograder" / "results" / "results.json"
-    run = run_cli("gradescope", "--submission", str(submission), "--results", str(results), "--secret", "s")
-    assert run.returncode == 0, run.stderr
-    data = json.loads(results.read_text())
-    assert data["score"] == data["extra_data"]["max_score"] == 88
-    assert data["extra_data"]["student"] == "ada@example.edu"
-
-
 def test_kill_9_then_rerun_grades_what_is_missing(tmp_path: Path) -> None:
     klass = tmp_path / "class"
     klass.mkdir()
