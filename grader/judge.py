@@ -420,8 +420,6 @@ def _local_case(
         err = have["error"]
         return Problem(f"{check.info['expr']}: {explain_error(err, False)}", f"{OP_NAME[op]} raises {err.get('type')}",
                        hidden_detail=explain_error(err, True)), ""  # fmt: skip
-    if not (close(have["data"], want["data"]) and close(have["data"], truth["data"])):
-        return Problem(f"{check.info['expr']}: the forward value is wrong (Task 1.x)", "wrong forward value"), ""
     if _compare(have["grad"], want["grad"], truth["grad"]) is None:
         return None
     names = "abcdefgh"
