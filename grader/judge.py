@@ -90,6 +90,9 @@ def judge(check: Check, outcome: Outcome, expected: dict[str, Any] | None) -> Ve
 
 def _fail(check: Check, text: str, diagnosis: str, credit: float = 0.0) -> Verdict:
     """A failed check; `credit` is the share of its cases that passed (partial credit)."""
+    if check.depends_on:
+        tasks = ", ".join(check.depends_on)
+        text += f"\n(this check also runs your code of Tasks {tasks}: if one of those fails, fix it first)"
     return Verdict(False, text, round(check.points * max(0.0, min(credit, 1.0)), 2), diagnosis)
 
 

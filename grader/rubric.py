@@ -38,9 +38,15 @@ GROUPS: dict[str, Group] = {
     "stack": Group(student=("engine", "nn", "train"), budget=120.0),
 }
 GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
-# What each section's checks stand on when they run on the student's own code:
-# the feedback names these when a later check fails with an earlier one.
-INTEGRATION_NEEDS = {"3": "sections 1 and 2 (every op's forward value and rule)", "5": "sections 1 to 4"}
+# The student's tasks a check stands on besides its own, so feedback can say
+# which later checks depend on which task. Section 3's graphs use + and * only;
+# nn and train run on the reference's engine (and nn); the integration checks
+# use the student's whole package.
+DEPENDS_ON = {
+    "graph": ("1.1", "2.1"),
+    "integration-graph": ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1"),
+    "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
+}
 
 OP_TEXT = {
     "add": "{} + {}",
@@ -93,6 +99,12 @@ class Check:
     def integration(self) -> bool:
         """Does it run on the student's whole stack, so an earlier task's mistake can cost it?"""
         return self.group == "stack" or bool(self.info.get("integration"))
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The other tasks whose code this check runs (a mistake there can cost it too)."""
+        key = "integration-graph" if self.integration and self.group == "graph" else self.group
+        return tuple(t for t in DEPENDS_ON.get(key, ()) if t != self.task)
 
     @property
     def walks_graph(self) -> bool:
