@@ -125,6 +125,17 @@ class Problem(str):
         return obj
 
 
+def credit(passed: list[bool], trivial: list[bool]) -> float:
+    """Partial credit: the share of cases that pass, but nothing unless a case
+    whose answer a do-nothing implementation cannot give passes too (relu at
+    -0.5 returns 0 whether or not relu exists)."""
+    if not passed:
+        return 0.0
+    if any(trivial) and not any(p for p, t in zip(passed, trivial) if not t):
+        return 0.0
+    return sum(passed) / len(passed)
+
+
 def _place(where: object) -> str:
     if not isinstance(where, dict):
         return ""
@@ -229,21 +240,21 @@ def judge_expr_forward(check: Check, got: dict[str, Any], exp: dict[str, Any]) -
                        "Value() fails", hidden_detail=explain_error(err, True)), ""  # fmt: skip
     if not wrong:
         return "", ""
-    credit = 1 - len(wrong) / len(ops)
+    share = credit([i not in wrong for i in ops], [exp["data"][i] == 0 for i in ops])
     i = wrong[0]
     op = program[i][0]
     if str(i) in errors:
         err = errors[str(i)]
         line = f"  {names[i]}: {explain_error(err, False)}"
         kind = f"{OP_NAME.get(op, op)} raises {err.get('type')}"
-        problem = Problem(f"{check.title}: with {leaf_values(program)}\n{line}", kind, credit, explain_error(err, True))
+        problem = Problem(f"{check.title}: with {leaf_values(program)}\n{line}", kind, share, explain_error(err, True))
         return problem, "" if "\nhint:" in line else (f"{FORWARD[op]}." if op in FORWARD else "")
     lines = [f"  {names[k]}: expected {fmt(exp['data'][k])}, got {fmt(got['data'][k])}" for k in wrong[:4]
              if str(k) not in errors]  # fmt: skip
     text = Problem(
         f"{check.title}: with {leaf_values(program)}\n" + "\n".join(lines),
         f"wrong forward value of {OP_NAME.get(op, op)}",
-        credit,
+        share,
     )
     hint = f"{FORWARD[op]}." if op in FORWARD else "- a, a - b, 2 + a and friends are built on + and * (Task 1.1)."
     return text, hint
@@ -298,10 +309,10 @@ def judge_structure(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> t
             ))  # fmt: skip
     if not problems:
         return "", ""
-    credit = 1 - len(problems) / len(cases)
+    share = 1 - len(problems) / len(cases)
     text = f"{check.title}:\n" + "\n".join(f"  {t}" for t, _, _ in problems)
     hints = list(dict.fromkeys(h for _, _, h in problems if h))
-    return Problem(text, problems[0][1], credit), " ".join(hints)
+    return Problem(text, problems[0][1], share), " ".join(hints)
 
 
 def judge_expr_backward(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple[str, str]:
@@ -402,18 +413,21 @@ def judge_local(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> tuple
     if len(got["cases"]) != len(exp["cases"]):
         return Problem(f"{check.title}: wrong number of results", "wrong number of results"), ""
     failures: list[tuple[Problem, str]] = []
+    passed, trivial = [], []
     for case, have, want, truth in zip(check.probe["cases"], got["cases"], exp["cases"], exp["torch"]["cases"]):
         failure = _local_case(check, op, case, have, want, truth)
+        passed.append(failure is None)
+        trivial.append(all(close(p0, w) for p0, w in zip(case["pre"], want["grad"])))  # doing nothing is right
         if failure:
             failures.append(failure)
     if not failures:
         return "", ""
     n = len(check.probe["cases"])
-    (first, hint), credit = failures[0], 1 - len(failures) / n
+    (first, hint), share = failures[0], credit(passed, trivial)
     if n > 1:
         text = f"{len(failures)} of {n} cases fail; the first:\n{first}"
-        return Problem(text, first.kind, credit, first.hidden_detail), hint
-    return Problem(str(first), first.kind, credit, first.hidden_detail), hint
+        return Problem(text, first.kind, share, first.hidden_detail), hint
+    return Problem(str(first), first.kind, share, first.hidden_detail), hint
 
 
 def _local_case(

@@ -387,7 +387,9 @@ def nn_checks(rng: random.Random) -> list[Check]:
             count = sum((nin + 1) * n for nin, n, _ in _layer_sizes(probe))
             weights, x = _weights(r, count), _weights(r, args[0])
             if kind == "neuron" and sum(w * v for w, v in zip(weights, x)) + weights[-1] <= 0:
-                x = [-v for v in x]  # a live neuron: a dead relu's answer (all zeros) proves nothing
+                # A live neuron: a dead relu's answer (all zeros) proves nothing.
+                x = [abs(v) if w >= 0 else -abs(v) for w, v in zip(weights, x)]
+                weights[-1] = abs(weights[-1])
             probe |= {"weights": weights, "x": x, "backward": True,
                       "coef": [round(r.uniform(0.5, 1.5), 3) for _ in range(nout)], "zero_grad": zero_grad}  # fmt: skip
         judge = "zero_grad" if zero_grad else "module" if forward else "count"
@@ -429,8 +431,10 @@ def train_checks(rng: random.Random) -> list[Check]:
     fixed = random.Random(11)
     scores = [0.8, -1.5, 0.2, 2.5, -0.3]
     ys = [1.0, -1.0, -1.0, 1.0, 1.0]
-    # A score of exactly 0 is not positive: (0.0 > 0) == (-1 > 0) is right.
-    acc_scores, acc_ys = [*scores, 0.0], [*ys, -1.0]
+    # Scores on both sides of 0 and of ±1, one exactly 0 (not positive), one wrong:
+    # a threshold off by one or a flipped comparison changes the answer (7/8).
+    acc_scores = [0.8, -1.5, 0.2, 2.5, -0.3, 0.0, 0.5, -0.7]
+    acc_ys = [1.0, -1.0, 1.0, -1.0, -1.0, -1.0, 1.0, -1.0]
 
     def loss(cid: str, title: str, fn: str, values: list[float], targets: list[float], hidden: bool) -> Check:
         probe = {"kind": "loss", "fn": fn, "values": values, "ys": targets, "alpha": 0.01}
@@ -459,7 +463,7 @@ def train_checks(rng: random.Random) -> list[Check]:
               {"kind": "call", "fn": "learning_rate", "args": [[0, 100], [10, 100], [50, 100], [99, 100]]}, "call"),
         Check("5.2/public/sgd", "5.2", "sgd_step moves each parameter against its gradient", 1.0, False,
               {"kind": "call", "fn": "sgd_step", "params": [[0.5, 0.2], [-1.0, -0.4], [2.0, 0.0]], "lr": 0.1}, "call"),
-        Check("5.2/public/accuracy", "5.2", "accuracy of six scores (one exactly 0)", 1.0, False,
+        Check("5.2/public/accuracy", "5.2", "accuracy of eight scores (one exactly 0)", 1.0, False,
               {"kind": "call", "fn": "accuracy", "scores": acc_scores, "ys": acc_ys}, "call"),
         Check("5.2/public/accuracy-floats", "5.2", "accuracy of plain float scores", 1.0, False,
               {"kind": "call", "fn": "accuracy", "scores": acc_scores, "ys": acc_ys, "plain": True}, "call"),

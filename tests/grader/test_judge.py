@@ -184,7 +184,15 @@ def test_relu_threshold_at_one_fails_the_public_check() -> None:
                             'out = Value(self.data if self.data > 1 else 0.0, (self,), "ReLU")')  # fmt: skip
     verdicts = grade_in_process(engine, {"1.4"})
     relu = next(v for cid, v in verdicts.items() if "/public/" in cid and not v.passed)
-    assert relu.score == pytest.approx(0.67) and "relu" in relu.output
+    # x = -0.5 and x = 0 give 0 whatever relu does: no credit while x = 0.5 fails
+    assert relu.score == 0 and "relu" in relu.output
+
+
+def test_relu_rule_wrong_only_at_zero_costs_one_case_of_three() -> None:
+    engine = engine_variant("            if out.data > 0:\n                self.grad += out.grad",
+                            "            if self.data >= 0:\n                self.grad += out.grad")  # fmt: skip
+    v = grade_in_process(engine, {"2.4"})["2.4/public/relu-10"]
+    assert not v.passed and v.score == pytest.approx(2.0) and "1 of 3 cases fail" in v.output
 
 
 def test_sigmoid_without_overflow_guard_costs_one_case() -> None:
