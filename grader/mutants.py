@@ -190,6 +190,11 @@ class Graded:
     mutant: Mutant
     lost: dict[str, float]
     """Points lost per task, against the reference's grade."""
+    lost_by_design: dict[str, float]
+    """The same, counting only checks whose child runs the mutated file under
+    `rubric.GROUPS` (student modules only). Equal to `lost` once the sandbox
+    gives each group the reference's modules it lists; until then, the figure
+    the design promises."""
 
     @property
     def own(self) -> float:
@@ -198,6 +203,10 @@ class Graded:
     @property
     def outside(self) -> float:
         return sum(v for t, v in self.lost.items() if t != self.mutant.task)
+
+    @property
+    def outside_by_design(self) -> float:
+        return sum(v for t, v in self.lost_by_design.items() if t != self.mutant.task)
 
     @property
     def killed(self) -> bool:
@@ -219,9 +228,11 @@ def grade_mutants(mutants: list[Mutant], jobs: int = 1, progress: bool = False) 
     from concurrent.futures import ThreadPoolExecutor
 
     from grader.grading import grade_package
+    from grader.rubric import GROUPS, build
     from grader.sandbox import Sandbox
 
     sandbox = Sandbox()
+    checks = {c.id: c for c in build(SEED)}
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         base = Path(tmp)
 
@@ -229,14 +240,24 @@ def grade_mutants(mutants: list[Mutant], jobs: int = 1, progress: bool = False) 
             folder = write_package(mutant, base / (mutant.id if mutant else "reference"))
             result = grade_package(folder, folder.name, seed=SEED, sandbox=sandbox)
             shutil.rmtree(folder, ignore_errors=True)
-            return {t: s for t, (s, _) in result.task_scores.items()}
+            return {c.id: c.score for c in result.checks}
 
         reference = scores(None)
         graded: list[Graded] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for k, (m, got) in enumerate(zip(mutants, pool.map(scores, mutants)), 1):
-                lost = {t: round(reference[t] - got.get(t, 0.0), 2) for t in reference}
-                graded.append(Graded(m, {t: v for t, v in lost.items() if v}))
+                lost: dict[str, float] = {}
+                by_design: dict[str, float] = {}
+                module = m.file.removesuffix(".py")
+                for cid, want in reference.items():
+                    delta = round(want - got.get(cid, 0.0), 4)
+                    if not delta:
+                        continue
+                    task = checks[cid].task
+                    lost[task] = round(lost.get(task, 0.0) + delta, 2)
+                    if module in GROUPS[checks[cid].group].student:
+                        by_design[task] = round(by_design.get(task, 0.0) + delta, 2)
+                graded.append(Graded(m, lost, by_design))
                 if progress:
                     print(f"[{k}/{len(mutants)}] {m.task} {m.kind}: lost {sum(lost.values()):g}", flush=True)
     return graded
@@ -260,24 +281,40 @@ def summary(graded: list[Graded]) -> dict[str, float]:
         "share_lost_outside": round(
             sum(g.outside for g in killed) / max(1e-9, sum(sum(g.lost.values()) for g in killed)), 3
         ),
+        "median_points_lost_outside_by_design": (
+            statistics.median([g.outside_by_design for g in killed]) if killed else 0.0
+        ),
+        "share_lost_outside_by_design": round(
+            sum(g.outside_by_design for g in killed)
+            / max(1e-9, sum(sum(g.lost_by_design.values()) for g in killed)),
+            3,
+        ),
     }
 
 
 def table(graded: list[Graded]) -> str:
     """The mutation table (markdown): per task, then the survivors."""
     known = equivalents()
-    rows = ["| task | mutants | killed | killed in its task | median lost outside its task | equivalent | survived |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| task | mutants | killed | killed in its task | median points lost in its task | median lost outside "
+            "(measured) | median lost outside (GROUPS) | equivalent | survived |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
     for task in sorted({g.mutant.task for g in graded}, key=lambda t: [int(x) for x in t.split(".")]):
         mine = [g for g in graded if g.mutant.task == task]
         killed = [g for g in mine if g.killed]
         equivalent = [g for g in mine if not g.killed and g.mutant.id in known]
-        outside = statistics.median([g.outside for g in killed]) if killed else 0
         rows.append(f"| {task} | {len(mine)} | {len(killed)} | {sum(1 for g in killed if g.own > 0)} | "
-                    f"{outside:g} | {len(equivalent)} | {len(mine) - len(killed) - len(equivalent)} |")  # fmt: skip
+                    f"{median([g.own for g in killed]):g} | {median([g.outside for g in killed]):g} | "
+                    f"{median([g.outside_by_design for g in killed]):g} | {len(equivalent)} | "
+                    f"{len(mine) - len(killed) - len(equivalent)} |")  # fmt: skip
     s = summary(graded)
+    killed = [g for g in graded if g.killed]
     rows.append(f"| all | {s['mutants']} | {s['killed']} | {s['killed_in_own_task']} | "
-                f"{s['median_points_lost_outside']:g} | {s['equivalent']} | {s['survived']} |")  # fmt: skip
+                f"{median([g.own for g in killed]):g} | {s['median_points_lost_outside']:g} | "
+                f"{s['median_points_lost_outside_by_design']:g} | {s['equivalent']} | {s['survived']} |")  # fmt: skip
     out = ["\n".join(rows), ""]
     survivors = [g for g in graded if not g.killed]
     if survivors:
@@ -312,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     graded = grade_mutants(mutants, jobs=args.jobs, progress=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mutants.md").write_text(table(graded), encoding="utf-8")
-    records = [{**asdict(g.mutant), "lost": g.lost, "own": g.own, "outside": g.outside} for g in graded]
+    records = [{**asdict(g.mutant), "lost": g.lost, "lost_by_design": g.lost_by_design, "own": g.own,
+                "outside": g.outside, "outside_by_design": g.outside_by_design} for g in graded]  # fmt: skip
     (args.out / "mutants.json").write_text(json.dumps({"summary": summary(graded), "mutants": records}, indent=1))
     print(table(graded))
     print(json.dumps(summary(graded), indent=1))
