@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from grader.grading import grade_package
+from grader.rubric import build
 from grader.samples import REFERENCE, SKELETON, build_sample_class
 from grader.sandbox import Sandbox
 from grader.intake import SubmissionError, discover, find_package, safe_unzip
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX = sum(c.points for c in build(0))
 HAVE_BWRAP = Sandbox().mode == "bwrap"
 MODES = [pytest.param(None, id="bwrap", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bwrap unusable here")),
          pytest.param(False, id="subprocess")]  # fmt: skip
@@ -171,7 +173,7 @@ def test_gradescope_entry_point_writes_results_json(tmp_path: Path) -> None:
     run = run_cli("gradescope", "--submission", str(submission), "--results", str(results), "--secret", "s")
     assert run.returncode == 0, run.stderr
     data = json.loads(results.read_text())
-    assert data["score"] == data["extra_data"]["max_score"] == 88
+    assert data["score"] == data["extra_data"]["max_score"] == MAX
     assert data["extra_data"]["student"] == "ada@example.edu"
 
 
@@ -195,7 +197,7 @@ def test_kill_9_then_rerun_grades_what_is_missing(tmp_path: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr
     rows = (out / "grades.csv").read_text().splitlines()[1:]
     assert sorted(r.split(",")[0] for r in rows) == [f"s{i}" for i in range(6)]
-    assert all(r.endswith(",88,88") for r in rows)
+    assert all(r.endswith(f",{MAX:g},{MAX:g}") for r in rows)
     for student, mtime in done_before.items():  # finished students were not graded again
         assert (out / student / "results.json").stat().st_mtime_ns == mtime
 
