@@ -627,8 +627,8 @@ def judge_trajectory(check: Check, got: dict[str, Any], exp: dict[str, Any]) -> 
                 f"{check.title}: the loss at step {k}: expected {fmt(w)}, got {fmt(g)}",
                 f"the loss trajectory leaves the reference's at step {k}",
             ), (
-                "step 0 checks the loss (svm_loss + l2_penalty); later steps check backward, sgd_step and "
-                "learning_rate(k, steps)."
+                "the grader builds the demo's loss itself (svm_loss and l2_penalty are graded in Task 5.1); "
+                "the steps check sgd_step (p.data -= lr * p.grad) and learning_rate(k, steps)."
             )
     if len(got["losses"]) != len(exp["losses"]):
         return Problem(f"{check.title}: wrong number of steps", "wrong number of steps"), ""

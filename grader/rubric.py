@@ -340,11 +340,15 @@ def graph_checks(rng: random.Random) -> list[Check]:
         probe: dict[str, Any] = {"kind": "expr", "program": program, "backward": True}
         if repeat > 1:
             probe["repeat"] = repeat
+        if not integration:  # backward() on the probe's topological order: 3.1 is graded in 3.1
+            probe["own_topo"] = True
         info = {"integration": True} if integration else {}
         return Check(cid, task, title, pts, hidden, probe, "expr_backward", info=info)
 
     def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
         probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
+        if not topo:
+            probe["own_topo"] = True
         return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0)
 
     def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
@@ -450,6 +454,8 @@ def train_checks(rng: random.Random) -> list[Check]:
     def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float, group: str = "") -> Check:  # fmt: skip
         probe = {"kind": "train", **shape, "weights": _weights(r, n), "X": data[0], "y": data[1],
                  "steps": steps, "alpha": 1e-4}  # fmt: skip
+        if judge == "trajectory":  # the schedule and the SGD step on the demo's loss; 5.1 is graded in 5.1
+            probe["own_loss"] = True
         return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=8.0 if steps < 10 else 15.0, group=group)
 
     return [

@@ -14,12 +14,13 @@ Standard library only: the sandbox has nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import operator
 import random
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 # Each name a probe may use, and where the student's package defines it.
@@ -186,6 +187,42 @@ def build_program(
     return nodes
 
 
+def topo_order(root: Any) -> list[Any]:
+    """The probe's own topological order (children first), iterative."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children_of(node) if id(c) not in seen)
+    return order
+
+
+@contextlib.contextmanager
+def own_topo_order(value_class: type, active: bool) -> Iterator[None]:
+    """While active, `Value._topo_order` is the probe's: a backward() that calls
+    it is graded on a correct order, so a Task 3.1 mistake is not charged again
+    in 3.2 (a backward() that sorts by itself is graded as it is)."""
+    if not active:
+        yield
+        return
+    had = "_topo_order" in value_class.__dict__
+    saved = value_class.__dict__.get("_topo_order")
+    value_class._topo_order = topo_order
+    try:
+        yield
+    finally:
+        if had:
+            value_class._topo_order = saved
+        else:
+            del value_class._topo_order
+
+
 def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     """Forward values of every node; with `backward`, the leaves' grads after
     root.backward() (`repeat` times: a second call must double them exactly)."""
@@ -218,8 +255,9 @@ def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     ]
     if probe.get("backward"):
         root = nodes[probe.get("root", -1)]
-        for _ in range(probe.get("repeat", 1)):
-            root.backward()
+        with own_topo_order(type(root), bool(probe.get("own_topo"))):
+            for _ in range(probe.get("repeat", 1)):
+                root.backward()
         leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
         out["grad"] = [_grad(nodes[i], f"leaf {i}") for i in leaves]
     return out
@@ -323,7 +361,8 @@ def probe_chain(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     if probe.get("topo"):
         out["length"] = len(y._topo_order())
     else:
-        y.backward()
+        with own_topo_order(type(y), bool(probe.get("own_topo"))):
+            y.backward()
         out["grad"] = _grad(x, "start of chain")
     return out
 
@@ -415,7 +454,12 @@ def probe_train(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     losses = []
     for k in range(steps):
         scores = [model([api.Value(v) for v in row]) for row in X]
-        total = api.svm_loss(scores, y) + api.l2_penalty(params, alpha)
+        if probe.get("own_loss"):  # the demo's loss built here: Task 5.1's code is graded in 5.1
+            terms = [(s * -yi + 1).relu() for s, yi in zip(scores, y)]
+            total = sum(terms[1:], terms[0]) * (1.0 / len(terms))
+            total = total + sum((p * p for p in params[1:]), params[0] * params[0]) * alpha
+        else:
+            total = api.svm_loss(scores, y) + api.l2_penalty(params, alpha)
         for p in params:  # what zero_grad() does; only zero_grad's own check calls it
             p.grad = 0.0
         total.backward()

@@ -238,3 +238,16 @@ def test_section_3_graphs_use_only_add_and_mul_besides_the_integration_checks() 
             continue
         ops = {instr[0] for instr in c.probe["program"]}
         assert ops <= {"leaf", "add", "mul"}, (c.id, ops)
+
+
+def test_a_broken_topological_sort_costs_section_3_2_only_its_integration_checks() -> None:
+    engine = engine_variant("                order.append(node)\n", "                pass\n")
+    failed = {cid for cid, v in grade_in_process(engine, {"3.1", "3.2"}).items() if not v.passed}
+    integration = {c.id for c in build(0, tasks={"3.2"}) if c.integration}
+    assert failed and failed <= {c.id for c in build(0, tasks={"3.1"})} | integration, failed
+    assert integration <= failed
+
+
+def test_training_trajectory_does_not_charge_the_losses_again() -> None:
+    check = CHECKS["5.2/public/trajectory"]
+    assert check.probe.get("own_loss") and check.depends_on == ()
