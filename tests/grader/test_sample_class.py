@@ -30,7 +30,7 @@ EXPECTED = {
     "gia": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 4],  # no bias in parameters()
     "hugo": [6, 5, 4, 6, 5, 5, 4, 5, 8, 12, 6, 3, 3, 4, 4],  # relu gradient inverted
     "ivan": [0] * 15,  # hostile: patches abs/isclose, __eq__ always True, prints fake results
-    "jade": [6, 5, 4, 6, 5, 5, 4, 10, 0, 0, 2, 1, 2, 0, 4],  # endless loop in the topological sort
+    "jade": [6, 5, 4, 6, 5, 5, 4, 10, 0, 10, 2, 1, 2, 0, 4],  # endless loop in the topological sort
     "kai": [0] * 15,  # syntax error in engine.py
     "lena": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 0, 0],  # os._exit while importing nn.py
     "milo": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 0, 0],  # train.py in Latin-1
