@@ -9,31 +9,72 @@
     nox -s lint             ruff
     nox -s bench            the performance benchmarks
     nox -s mutants          grade every single-line mutant of the reference; write the mutation table
+    nox -s gradescope       build Gradescope's autograder zip (`-- --assignment a1_value --out a1.zip`)
+
+Virtualenvs are reused, and the kit is installed into one only when it is new or the
+kit's requirements changed (pyproject.toml, reference/pyproject.toml, requirements/):
+a repeat run starts at once. `nox -R` also skips that check.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from pathlib import Path
+
 import nox
 
-# The CPU build. An unpinned torch pulls gigabytes of CUDA packages.
-TORCH = "torch==2.13.0"
+HERE = Path(__file__).resolve().parent
+# The CPU build, from PyTorch's CPU wheel index: an unpinned torch pulls gigabytes of CUDA packages.
+TORCH_PIN_FILE = "requirements/torch-cpu.txt"
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+REQUIREMENTS = ("pyproject.toml", "reference/pyproject.toml", TORCH_PIN_FILE)
+STAMP = ".kit-requirements"
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 
+def torch_pin() -> str:
+    lines = (HERE / TORCH_PIN_FILE).read_text(encoding="utf-8").splitlines()
+    return next(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
+
+
+def requirements_digest(*extras: str) -> str:
+    """Changes when anything that decides what install_kit installs changes."""
+    h = hashlib.sha256(f"{sys.version_info[:2]} {sorted(extras)}".encode())
+    for name in REQUIREMENTS:
+        h.update(name.encode() + b"\0" + (HERE / name).read_bytes())
+    return h.hexdigest()
+
+
 def install_kit(session: nox.Session, *extras: str) -> None:
-    """The reference micrograd and the kit (grader, builder), with torch pinned first."""
-    session.install(TORCH)
+    """torch (pinned, CPU), the reference micrograd and the kit (editable, so code changes need no
+    reinstall), installed only when the virtualenv is new or the requirements changed."""
+    stamp = Path(session.virtualenv.location) / STAMP
+    digest = requirements_digest(*extras)
+    if stamp.is_file() and stamp.read_text().strip() == digest:
+        session.log("The kit is installed and its requirements are unchanged: nothing to install.")
+        return
+    config = getattr(getattr(session, "_runner", None), "global_config", None)
+    if getattr(config, "no_install", False) and getattr(session.virtualenv, "_reused", False):
+        return  # nox -R: the user asked for no installs; leave the stamp as it is
+    pin = torch_pin()
+    have = session.run(
+        "python", "-c", "import importlib.metadata as m; print(m.version('torch'))", silent=True, success_codes=[0, 1]
+    )
+    if not (isinstance(have, str) and have.strip().split("+")[0] == pin.split("==")[1]):
+        session.install(pin, "--index-url", TORCH_INDEX)
     session.install("-e", "reference")
     session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+    stamp.write_text(digest + "\n")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The kit's own tests: reference, skeleton, grader, notebooks."""
-    install_kit(session, "test")
+    """The kit's own tests: reference, skeleton, grader, notebooks, Gradescope, Dask."""
+    install_kit(session, "test", "dask")
     session.run("pytest", *session.posargs)
     session.run("ruff", "check", ".")
 
@@ -74,10 +115,18 @@ def check(session: nox.Session) -> None:
 
 
 @nox.session
+def gradescope(session: nox.Session) -> None:
+    """Gradescope's autograder zip: `nox -s gradescope -- [--assignment NAME | --tasks 1.1,2.1] [--out F]`."""
+    install_kit(session)
+    session.run("python", "-m", "grader", "gradescope-bundle", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """The performance benchmarks; each prints its figures."""
     install_kit(session)
     session.run("python", "benchmarks/demo_training.py")
+    session.run("python", "benchmarks/hand_loop.py")
     session.run("python", "benchmarks/grading.py", *session.posargs)
 
 

@@ -1,18 +1,19 @@
-"""Command line: `python -m grader grade|check|sample-class ...` (see --help)."""
+"""Command line: `python -m grader grade|check|gradescope|gradescope-bundle|sample-class ...` (see --help)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from grader.types import SubmissionResult
 from grader.report import fmt_points
 from grader.tasks import TASKS
+from grader.types import SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CLASS = ROOT / "build" / "sample-class"
@@ -42,29 +43,71 @@ def summary_table(results: list[SubmissionResult], title: str) -> Table:
 def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     from grader.classroom import grade_class
     from grader.samples import build_sample_class
+    from grader.types import GradingInterrupted
 
     submissions, notebooks = args.submissions, args.notebooks
+    allow_unsafe = args.unsafe_no_sandbox
     if submissions is None:
         submissions = build_sample_class(SAMPLE_CLASS)
         notebooks = notebooks or COURSE
         console.print(f"Built the embedded sample class in {submissions}")
-    results, warnings = grade_class(
-        submissions, args.out, jobs=args.jobs, secret=args.secret, use_bwrap=False if args.no_bwrap else None
-    )
-    for w in warnings:
+        allow_unsafe = True  # the kit's own sample class: no stranger's code in it
+    where = f"on the Dask cluster {args.dask}" if args.dask else f"with {args.jobs} worker(s)"
+    console.print(f"Grading {submissions} into {args.out} {where}")
+    try:
+        run = grade_class(
+            submissions,
+            args.out,
+            jobs=args.jobs,
+            secret=args.secret,
+            secret_file=args.secret_file,
+            use_bwrap=False if args.no_bwrap else None,
+            allow_unsafe=allow_unsafe,
+            allow_imports=tuple(args.allow_import or ()),
+            dask=args.dask,
+        )
+    except GradingInterrupted as stop:
+        name = signal.Signals(stop.signum).name
+        run = stop.run
+        console.print(
+            f"[bold red]Stopped by {name}[/]: {len(run.graded)} graded and {len(run.reused)} reused before the stop, "
+            f"{len(run.pending)} not finished; queued work cancelled and workers stopped. "
+            f"{args.out / 'grades.csv'} lists the {len(run.results)} students with reports."
+        )
+        console.print(
+            f"To resume, run the same command again: finished students are kept, the {len(run.pending)} others "
+            "are graded.",
+            markup=False,
+        )
+        return 128 + stop.signum
+    for w in run.warnings:
         console.print(f"[yellow]warning:[/] {w}")
-    console.print(summary_table(results, f"{len(results)} submissions graded into {args.out}"))
-    console.print(f"Grades: {args.out / 'grades.csv'}; per student: results.json (Gradescope) and feedback.md")
+    console.print(summary_table(run.results, f"{len(run.results)} submissions graded into {args.out}"))
+    console.print(
+        f"This run: {len(run.graded)} graded, {len(run.reused)} reused (report up to date), "
+        f"{len(run.failed)} could not be graded."
+    )
+    from grader.html_report import mistakes_table, top_mistakes
+
+    if top_mistakes(run.results, 5):
+        console.print(mistakes_table(top_mistakes(run.results, 5)))
+    console.print(
+        f"Grades: {args.out / 'grades.csv'}; the class: {args.out / 'class-report.html'}, "
+        f"{args.out / 'common-mistakes.csv'}; per student (students/<id>/): results.json (Gradescope), "
+        "feedback.md and feedback.html"
+    )
     if notebooks:
         from grader.classroom import load_secret
         from grader.notebooks import grade_notebook_class
 
         out = args.out / "notebooks"
         console.print(f"Grading the notebooks submitted to {notebooks / 'submitted'} with nbgrader and the sandbox ...")
-        nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=load_secret(args.out, args.secret))
+        key = load_secret(args.out, args.secret, args.secret_file)
+        boundary = {"use_bwrap": False if args.no_bwrap else None, "allow_unsafe": allow_unsafe}
+        nb_results = grade_notebook_class(notebooks, out, jobs=args.jobs, secret=key, **boundary)
         console.print(summary_table(nb_results, f"{len(nb_results)} notebook students graded into {out}"))
         console.print(f"Grades: {out / 'grades.csv'}; nbgrader vs sandbox per notebook: {out / 'notebooks.csv'}")
-    return 0
+    return 1 if run.failed else 0
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
@@ -77,11 +120,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     if root is None:
         console.print(f"[red]No micrograd/ package found in {path}[/] (expected {path}/micrograd/engine.py)")
         return 2
-    sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None)
+    # A self-check runs the student's own code on their own machine: no sandbox is no refusal.
+    allow_imports = tuple(args.allow_import or ())
+    sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None, allow_unsafe=True, allow_imports=allow_imports)
     if sandbox.warning:
         console.print(f"[yellow]note:[/] {sandbox.warning}")
     tasks = args.task or None
-    result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks)
+    result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks, allow_imports=allow_imports)
     table = Table(title=f"Public checks of {root}")
     for col in ("task", "", "checks", "points"):
         table.add_column(col)
@@ -112,28 +157,33 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace, console: Console) -> int:
-    """Gradescope's run_autograder: grade /autograder/submission into results.json."""
-    import json
+    """Gradescope's run_autograder: grade ROOT/submission into ROOT/results/results.json."""
+    from grader.gradescope import run_autograder
 
-    from grader.grading import grade_package, student_seed
-    from grader.intake import find_package
-    from grader.report import atomic_write, gradescope_json
+    run = run_autograder(args.root, secret=args.secret)
+    if run.message != "graded":
+        console.print(f"[red]The autograder is misconfigured:[/] {run.message}; results.json says so", markup=True)
+        return 0
+    console.print(f"{run.student}: {fmt_points(run.score)}/{fmt_points(run.max_score)} -> {run.results}")
+    return 0
 
-    student = "submission"
-    meta = args.metadata or args.submission.parent / "submission_metadata.json"
-    try:
-        users = json.loads(meta.read_text())["users"]
-        student = str(users[0].get("email") or users[0].get("name") or student)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    secret = args.secret or os.environ.get("GRADER_SECRET")
-    if not secret:
-        console.print("[yellow]warning:[/] no --secret or $GRADER_SECRET: hidden inputs differ on every run")
-        secret = os.urandom(16).hex()
-    root = find_package(args.submission) if args.submission.is_dir() else None
-    result = grade_package(root, student, seed=student_seed(secret.encode(), student))
-    atomic_write(args.results, json.dumps(gradescope_json(result), indent=2) + "\n")
-    console.print(f"{student}: {fmt_points(result.total)}/{fmt_points(result.max_score)} -> {args.results}")
+
+def cmd_gradescope_bundle(args: argparse.Namespace, console: Console) -> int:
+    """Build Gradescope's autograder zip."""
+    from grader.gradescope import build_bundle
+
+    secret = args.secret_file.read_text(encoding="utf-8").strip() if args.secret_file else None
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    bundle = build_bundle(args.out, assignment=args.assignment, tasks=tasks, secret=secret)
+    console.print(
+        f"Wrote {bundle.path} ({bundle.bytes / 1e6:.2f} MB, {bundle.files} files): tasks {', '.join(bundle.tasks)}, "
+        f"{fmt_points(bundle.max_score)} points. Upload it as the assignment's autograder (Ubuntu base image)."
+    )
+    if bundle.secret_file:
+        console.print(
+            f"A new secret for the hidden inputs is in {bundle.secret_file}: keep it private, and pass it "
+            "(--secret-file) to rebuild the bundle or to `grade --secret` to reproduce these grades."
+        )
     return 0
 
 
@@ -144,38 +194,86 @@ def cmd_sample_class(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and option, each with its help text."""
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade a class of submissions (default: the embedded sample class)")
-    g.add_argument("submissions", nargs="?", type=Path, help="folder with one folder or .zip per student")
+    g.add_argument(
+        "submissions", nargs="?", type=Path, help="folder with one folder or .zip per student, named by student id"
+    )
     g.add_argument("--out", type=Path, default=ROOT / "reports", help="where reports go (default: reports/)")
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel graders (default: cores)")
-    g.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET or REPORTS/.grader-secret)")
-    g.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap (weaker isolation)")
+    g.add_argument("--secret-file", type=Path, help="file holding the secret for hidden probes and report signatures "
+                   "(default: $GRADER_SECRET, else REPORTS/.grader-secret, made on first use)")
+    g.add_argument("--secret", help="the secret itself: visible to every local user in the process list, "
+                   "prefer --secret-file or $GRADER_SECRET on a shared machine")
+    g.add_argument("--no-bwrap", action="store_true",
+                   help="do not use bubblewrap: as root, the chroot + unprivileged uid mode; otherwise refused "
+                   "unless --unsafe-no-sandbox")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="allow running submissions with your own rights when no sandbox is available "
+                   "(only for code you trust)")
+    allow_help = ("let graded code import this installed package too (repeatable); by default only the standard "
+                  "library, which is all micrograd needs")  # fmt: skip
+    g.add_argument("--allow-import", action="append", metavar="PACKAGE", help=allow_help)
     g.add_argument("--notebooks", type=Path, help="also grade the notebooks in an nbgrader course root")
+    g.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: tcp://HOST:PORT of a running `dask scheduler`, or local:N for N "
+        "local workers (--jobs is then ignored)",
+    )
     c = sub.add_parser("check", help="self-check a package with the public checks")
     c.add_argument("path", nargs="?", type=Path, default=ROOT / "student", help="folder holding micrograd/")
     c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")
     c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
     c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")
+    c.add_argument("--allow-import", action="append", metavar="PACKAGE", help=allow_help)
     gs = sub.add_parser("gradescope", help="Gradescope's run_autograder: one submission to results.json")
-    gs.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
-    gs.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
-    gs.add_argument("--metadata", type=Path, help="submission_metadata.json (default: beside the submission)")
-    gs.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET)")
+    gs.add_argument(
+        "--root",
+        type=Path,
+        default=Path(os.environ.get("AUTOGRADER_ROOT") or "/autograder"),
+        help="the autograder folder holding submission/, submission_metadata.json and source/; results go to "
+        "ROOT/results/results.json (default: $AUTOGRADER_ROOT, else /autograder)",
+    )
+    gs.add_argument("--secret", help="seed for hidden probes (default: $GRADER_SECRET, else ROOT/source/grader-secret)")
+    b = sub.add_parser("gradescope-bundle", help="build the autograder zip to upload to Gradescope")
+    b.add_argument(
+        "--out", type=Path, default=Path("autograder.zip"), help="the zip to write (default: autograder.zip)"
+    )
+    which = b.add_mutually_exclusive_group()
+    which.add_argument("--assignment", help="grade only this nbgrader assignment's tasks (e.g. a1_value)")
+    which.add_argument("--tasks", help="grade only these tasks, comma-separated (e.g. 1.1,1.2,2.1); default: all")
+    b.add_argument(
+        "--secret-file",
+        type=Path,
+        help="file holding the secret for hidden inputs (default: $GRADER_SECRET, else a new one saved as OUT.secret)",
+    )
     s = sub.add_parser("sample-class", help="write the embedded sample class to a folder")
-    s.add_argument("out", type=Path, nargs="?", default=SAMPLE_CLASS)
-    args = parser.parse_args(argv)
+    s.add_argument(
+        "out", type=Path, nargs="?", default=SAMPLE_CLASS, help="where to write it (default: build/sample-class)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     console = Console()
-    handler = {"grade": cmd_grade, "check": cmd_check, "gradescope": cmd_gradescope, "sample-class": cmd_sample_class}[
-        args.command
-    ]
+    handler = {
+        "grade": cmd_grade,
+        "check": cmd_check,
+        "gradescope": cmd_gradescope,
+        "gradescope-bundle": cmd_gradescope_bundle,
+        "sample-class": cmd_sample_class,
+    }[args.command]
     from grader.intake import SubmissionError
+    from grader.sandbox import SandboxUnavailable
 
     try:
         return handler(args, console)
-    except SubmissionError as exc:
+    except (SubmissionError, SandboxUnavailable) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
 

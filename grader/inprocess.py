@@ -12,6 +12,8 @@ score of a notebook comes from the sandboxed grader, see grader/notebooks.py.
 
 from __future__ import annotations
 
+import copy
+import functools
 import random
 import traceback
 from collections.abc import Mapping
@@ -19,10 +21,10 @@ from typing import Any
 
 from grader.child.probes import Api, run_probe
 from grader.judge import judge
-from grader.oracle import expected
-from grader.rubric import build
-from grader.types import Outcome
+from grader.oracle import TORCH_KINDS, reference_api
+from grader.rubric import BUILDERS, GROUP_OF_SECTION, Check, build
 from grader.tasks import TASKS
+from grader.types import Outcome
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:
@@ -35,21 +37,49 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": str(exc)[:600], "where": where}
 
 
+# One draw of hidden inputs per process (a notebook's kernel), shared by every
+# hidden cell of the notebook. (The sandbox draws its own, per student: this
+# score is only compared.)
+KERNEL_SEED = random.SystemRandom().randrange(1 << 62)
+
+
+@functools.lru_cache(maxsize=8)
+def _checks(seed: int, section: str) -> tuple[Check, ...]:
+    """The checks of one section, built once per kernel: only that section's builder runs,
+    so a notebook without training never draws the moons (importing scikit-learn takes seconds)."""
+    name = f"{GROUP_OF_SECTION[section]}_checks"
+    builders = [b for b in BUILDERS if b.__name__ == name]
+    if not builders:  # the rubric is laid out differently: build everything
+        return tuple(build(seed, hidden=True))
+    return tuple(c for b in builders for c in b(random.Random(f"{b.__name__}:{seed}")))
+
+
+def reference_expected(probe: dict[str, Any]) -> dict[str, Any]:
+    """The reference's answer, standing in for PyTorch's as well.
+
+    In a notebook's kernel this score is only compared with the sandbox's (which
+    counts, and whose oracle checks the reference against PyTorch), and
+    importing torch would cost every kernel seconds."""
+    answer = run_probe(reference_api(), probe)
+    if probe["kind"] in TORCH_KINDS:
+        answer["torch"] = copy.deepcopy(answer)
+    return answer
+
+
 def run_checks(task: str, namespace: Mapping[str, Any], *, hidden: bool = False, seed: int | None = None) -> list:
     """Judge every public (or hidden) check of `task` against `namespace`."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks are {', '.join(TASKS)}")
     api = Api(namespace)
-    seed = random.SystemRandom().randrange(1 << 62) if seed is None else seed
     verdicts = []
-    for c in build(seed, hidden=True, tasks={task}):
-        if c.hidden != hidden:
+    for c in _checks(KERNEL_SEED if seed is None else seed, task.split(".")[0]):
+        if c.task != task or c.hidden != hidden:
             continue
         try:
             outcome = Outcome("ok", result=run_probe(api, c.probe))
         except Exception as exc:
             outcome = Outcome("error", error=_describe(exc))
-        verdict = judge(c, outcome, expected(c.probe) if outcome.status == "ok" else None)
+        verdict = judge(c, outcome, reference_expected(c.probe) if outcome.status == "ok" else None)
         verdicts.append((c, verdict))
     return verdicts
 

@@ -187,7 +187,7 @@ def explain_error(err: dict[str, Any], hidden: bool) -> str:
 
 
 def explain_outcome(check: Check, outcome: Outcome) -> str:
-    if outcome.status in ("timeout", "crashed", "skipped"):
+    if outcome.status in ("timeout", "crashed", "skipped", "malformed"):
         return outcome.message
     err = outcome.error or {}
     kind, message = str(err.get("type", "Error")), str(err.get("message", ""))

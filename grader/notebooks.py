@@ -4,7 +4,7 @@ Submissions sit where nbgrader wants them,
 `assignments/submitted/<student>/<assignment>/<assignment>.ipynb`. For each:
 
 1. real nbgrader, run from assignments/ (the only place it reads its config):
-   `autograde` (10 s cell timeout, deleted test cells put back), then
+   `autograde` (a time limit per cell, deleted test cells put back), then
    `generate_feedback` (hidden tests and their tracebacks removed) and
    `export` (its CSV), all recorded in assignments/gradebook.db;
 2. the sandbox: nbgrader runs student code inside its kernel with the
@@ -37,15 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import notebook_contract as contract
 from grader.grading import grade_package, student_seed
+from grader.notebook_contract import PACKAGE_MODULES, TEST_ID, task_of
 from grader.types import SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"
-# An nbgrader run per notebook: start-up, kernel, every cell (10 s timeout each).
+# An nbgrader run per notebook: start-up, kernel, every cell (each with its time limit).
 AUTOGRADE_TIMEOUT = 600
 AUTOGRADE_ATTEMPTS = 3
-TEST_ID = re.compile(r"^(test|hidden)_(\d+)_(\d+)$")
 MAGIC = re.compile(r"^\s*[%!]")
 
 
@@ -61,6 +62,7 @@ class NotebookGrade:
     nbgrader_ok: bool = False
     nbgrader_tasks: dict[str, tuple[float, float]] = field(default_factory=dict)
     manual_pending: float = 0.0  # points of written answers awaiting a human
+    nbgrader_ran: bool = True  # False where no sandbox could hold nbgrader's kernel
     notes: list[str] = field(default_factory=list)
     result: SubmissionResult | None = None
 
@@ -70,7 +72,7 @@ class NotebookGrade:
 
     def disagreements(self) -> list[str]:
         """Tasks passed in full by one side and not by the other."""
-        if self.result is None:
+        if self.result is None or not self.nbgrader_ran:
             return []
         sandbox = self.result.task_scores
         out = []
@@ -138,11 +140,6 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _task_of(grade_id: str) -> str | None:
-    m = TEST_ID.match(grade_id)
-    return f"{m[2]}.{m[3]}" if m else None
-
-
 def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, bool, str]:
     """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail).
 
@@ -197,7 +194,7 @@ def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
             return
         scores: dict[str, list[float]] = {}
         for g in nb.grades:
-            task = _task_of(g.name)
+            task = task_of(g.name)
             if task is None:
                 if g.needs_manual_grade or g.manual_score is None:
                     grade.manual_pending += g.max_score
@@ -234,15 +231,15 @@ def extract_package(source: dict[str, Any], submitted: dict[str, Any], dest: Pat
     solution cell's code is the student's (found by its nbgrader grade id);
     a given, read-only cell's code is the source's, as nbgrader would restore it.
     """
-    meta = source.get("metadata", {}).get("micrograd", {})
-    prologue: dict[str, str] = meta.get("prologue", {})
+    meta = contract.notebook_meta(source)
+    prologue: dict[str, str] = meta.get(contract.PROLOGUE, {})
     student_cells = {
         _grade_id(c): c for c in submitted.get("cells", []) if _grade_id(c) and c.get("cell_type") == "code"
     }
     modules: dict[str, list[str]] = {}
     notes = []
     for cell in source.get("cells", []):
-        module = cell.get("metadata", {}).get("micrograd", {}).get("module")
+        module = contract.cell_meta(cell).get(contract.MODULE)
         grade_id = _grade_id(cell)
         if not module or not grade_id:
             continue
@@ -263,7 +260,7 @@ def extract_package(source: dict[str, Any], submitted: dict[str, Any], dest: Pat
     for module, codes in modules.items():
         head = prologue.get(module, "from __future__ import annotations")
         (package / f"{module}.py").write_text("\n\n\n".join([head, *codes]) + "\n", encoding="utf-8")
-    for module in ("engine", "nn", "train"):
+    for module in PACKAGE_MODULES:
         # Modules this assignment does not teach: empty, so importing them works.
         path = package / f"{module}.py"
         if not path.exists():
@@ -289,7 +286,7 @@ def sandbox_grade(course_root: Path, grade: NotebookGrade, seed: int, sandbox: A
     deleted = sorted(tests - {_grade_id(c) for c in submitted.get("cells", [])})
     for grade_id in deleted:
         grade.notes.append(
-            f"The test cell `{grade_id}` (task {_task_of(grade_id)}) was deleted from the notebook; "
+            f"The test cell `{grade_id}` (task {task_of(grade_id)}) was deleted from the notebook; "
             "nbgrader put it back and ran it."
         )
 
@@ -304,6 +301,8 @@ def grade_notebook_class(
     *,
     secret: bytes | None = None,
     sandbox: Any = None,
+    use_bwrap: bool | None = None,
+    allow_unsafe: bool = False,
 ) -> list[SubmissionResult]:
     """Grade every notebook under `course_root/submitted`, write the reports into `out`.
 
@@ -312,9 +311,20 @@ def grade_notebook_class(
     copied to `out/<student>/notebooks/`, its export to `out/nbgrader_grades.csv`,
     and the comparison to `out/notebooks.csv`. `jobs` nbgrader autogrades run
     at once. `secret` seeds each student's hidden probes (as `python -m grader`).
+
+    nbgrader's autograde runs inside the trust boundary (`grader/notebook_boundary.py`):
+    a throwaway course copy under bubblewrap, merged back here. Where bubblewrap is
+    not available it is not run at all unless `allow_unsafe` (then with your rights):
+    the sandboxed grader's score is the notebook's score either way.
     """
+    from grader import notebook_boundary
     from grader.classroom import load_secret
-    from grader.report import atomic_write, write_reports
+    from grader.html_report import link_nbgrader_feedback
+    from grader.report import atomic_write, student_folder, write_reports
+    from grader.sandbox import Sandbox
+
+    sandbox = sandbox or Sandbox(use_bwrap=use_bwrap, allow_unsafe=allow_unsafe)
+    isolated = notebook_boundary.available(sandbox)
 
     course_root, out = course_root.resolve(), out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +332,7 @@ def grade_notebook_class(
     subs = discover(course_root)
     grades = []
     for student, assignment, path in subs:
-        tasks = source_notebook(course_root, assignment).get("metadata", {}).get("micrograd", {}).get("tasks", [])
+        tasks = contract.notebook_meta(source_notebook(course_root, assignment)).get(contract.TASKS, [])
         grades.append(NotebookGrade(student, assignment, path, list(tasks)))
 
     # nbgrader needs each assignment's source cells in its gradebook; releasing
@@ -336,9 +346,23 @@ def grade_notebook_class(
     # student into gradebook.db and one dies on a UNIQUE constraint: create
     # every student first.
     register_students(course_root, sorted({g.student for g in grades}))
+    scratch = Path(tempfile.mkdtemp(prefix="grader-nbtemplate-"))
+    template = notebook_boundary.template_gradebook(course_root, scratch) if isolated else None
 
     def one(g: NotebookGrade) -> None:
-        g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        if template is not None:
+            g.autograde_seconds, g.nbgrader_ok, log = notebook_boundary.autograde(
+                course_root, g.assignment, g.student, sandbox, template, AUTOGRADE_TIMEOUT
+            )
+        elif allow_unsafe:
+            g.autograde_seconds, g.nbgrader_ok, log = autograde(course_root, g.assignment, g.student)
+        else:
+            g.nbgrader_ran = False
+            g.notes.append(
+                "nbgrader's autograde was not run: without bubblewrap its kernel would run this notebook with the "
+                "grader's rights. The sandboxed grader's score below is the notebook's score."
+            )
+            return
         if not g.nbgrader_ok:
             invalid = "NotJSONError" in log or "JSONDecodeError" in log
             g.notes.append(
@@ -346,8 +370,11 @@ def grade_notebook_class(
                 f"({'the notebook is not valid JSON' if invalid else 'see its log: ' + log[-300:]})."
             )
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, grades))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(one, grades))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
     for assignment in sorted({g.assignment for g in grades}):
         run_nbgrader(course_root, "generate_feedback", assignment, "--force")
@@ -358,7 +385,7 @@ def grade_notebook_class(
         stopped = timed_out_cells(course_root, g)
         if stopped:
             g.notes.append(
-                f"nbgrader stopped {len(stopped)} cell(s) after 10 s each ({', '.join(stopped)}): an infinite loop?"
+                f"nbgrader stopped {len(stopped)} cell(s) at their time limit ({', '.join(stopped)}): an infinite loop?"
             )
         sandbox_grade(course_root, g, student_seed(key, g.student), sandbox)
         for task in g.disagreements():
@@ -371,12 +398,14 @@ def grade_notebook_class(
             )
 
     results = merge_by_student(grades)
-    write_reports(out, results)
+    write_reports(out, results, key)
     for g in grades:
         html = course_root / "feedback" / g.student / g.assignment / f"{g.assignment}.html"
-        if html.is_file():
-            (out / g.student / "notebooks").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(html, out / g.student / "notebooks" / html.name)
+        folder = student_folder(out, g.student)
+        if html.is_file() and g.nbgrader_ran:
+            (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(html, folder / "notebooks" / html.name)
+            link_nbgrader_feedback(folder / "notebooks" / html.name, folder / "feedback.html")
     atomic_write(out / "notebooks.csv", comparison_csv(grades))
     return results
 

@@ -9,6 +9,8 @@ a half-written report; results.json is written last and marks a student done.
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -16,12 +18,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from grader.types import SubmissionResult
 from grader.rubric import TOLERANCE
 from grader.tasks import TASKS
+from grader.types import SubmissionResult
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
+STUDENTS = "students"  # REPORTS/students/<id>/: no student id can collide with a class-level file
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -94,11 +97,17 @@ def feedback_markdown(result: SubmissionResult) -> str:
     else:
         lines.append(f"## {len(failing)} failing check{'s' if len(failing) > 1 else ''}")
         lines.append("")
+        by_output: dict[str, list[str]] = {}
         for c in failing:
-            lines.append(f"### {c.name}")
+            by_output.setdefault(c.output, []).append(c.name)
+        for output, names in by_output.items():
+            # One block for checks that failed for one reason (a missing file, an import error).
+            lines.append(f"### {names[0]}" if len(names) == 1 else f"### {len(names)} checks: {names[0]}, ...")
             lines.append("")
+            if len(names) > 1:
+                lines += [f"- {n}" for n in names] + [""]
             lines.append("```")
-            lines.append(c.output)
+            lines.append(output)
             lines.append("```")
             lines.append("")
         if hidden_failing and len(hidden_failing) == len(failing):
@@ -119,17 +128,38 @@ def feedback_markdown(result: SubmissionResult) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
-def write_student(out: Path, result: SubmissionResult) -> None:
-    folder = out / result.student
+def signature(result: dict[str, object], key: bytes) -> str:
+    """HMAC of a stored result under the instructor's secret: a re-run trusts only what it signed."""
+    return hmac.new(key, json.dumps(result, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+def student_folder(out: Path, student: str) -> Path:
+    return out / STUDENTS / student
+
+
+def write_student(out: Path, result: SubmissionResult, key: bytes | None = None) -> None:
+    """feedback.md, feedback.html, then results.json (written last: it marks the student done)."""
+    from grader.html_report import write_feedback_html  # it builds on this module
+
+    folder = student_folder(out, result.student)
     atomic_write(folder / FEEDBACK, feedback_markdown(result))
-    atomic_write(folder / RESULTS, json.dumps(gradescope_json(result), indent=2) + "\n")
+    write_feedback_html(folder, result)
+    data = gradescope_json(result)
+    if key is not None:
+        data["extra_data"]["signature"] = signature(data["extra_data"]["result"], key)  # type: ignore[index]
+    atomic_write(folder / RESULTS, json.dumps(data, indent=2) + "\n")
 
 
-def load_student(folder: Path) -> SubmissionResult | None:
+def load_student(folder: Path, key: bytes | None = None) -> SubmissionResult | None:
+    """A stored result, or None if it is missing, unreadable, or (with `key`) not signed by us."""
     try:
         data = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
-        return SubmissionResult.from_dict(data["extra_data"]["result"])
-    except (OSError, ValueError, KeyError, TypeError):
+        stored = data["extra_data"]["result"]
+        if key is not None and not hmac.compare_digest(str(data["extra_data"].get("signature", "")),
+                                                       signature(stored, key)):  # fmt: skip
+            return None
+        return SubmissionResult.from_dict(stored)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -144,15 +174,25 @@ def grades_csv(results: Iterable[SubmissionResult]) -> str:
     return buffer.getvalue()
 
 
-def write_reports(out: Path, results: list[SubmissionResult]) -> None:
+def write_reports(out: Path, results: list[SubmissionResult], key: bytes | None = None) -> None:
     """Each student's files, then grades.csv over every student graded into `out`."""
     for r in results:
-        write_student(out, r)
-    write_class_csv(out)
+        write_student(out, r, key)
+    write_class_csv(out, key)
 
 
-def write_class_csv(out: Path) -> list[SubmissionResult]:
-    """grades.csv from every results.json under `out` (so resumed runs lose nothing)."""
-    results = [r for folder in sorted(p for p in out.iterdir() if p.is_dir()) if (r := load_student(folder))]
+def write_class_csv(
+    out: Path, key: bytes | None = None, students: Iterable[str] | None = None
+) -> list[SubmissionResult]:
+    """grades.csv from the stored results under `out` (so resumed runs lose nothing);
+    only `students` when given (the class's current entries)."""
+    root = out / STUDENTS
+    if students is None:
+        students = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    names = sorted(students)
+    results = [r for name in names if (r := load_student(root / name, key))]
     atomic_write(out / "grades.csv", grades_csv(results))
+    from grader.html_report import write_class_reports  # it builds on this module
+
+    write_class_reports(out, results)
     return results

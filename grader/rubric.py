@@ -313,7 +313,7 @@ def local_checks(rng: random.Random) -> list[Check]:
         title = f"local derivative of {expr}" + (" (a node used twice)" if args == [0, 0] else "")
         if len(cases) > 1:
             title = f"local derivative of {op} for x > 0, x < 0" + (" and x = 0" if len(cases) > 2 else "")
-        if is_hidden:  # fixed text: a hidden title never carries an input
+        if is_hidden:  # fixed text: a hidden title never carries an input (a ** 1.5 would give one away)
             expr = f"{OP_NAME[op]} on hidden inputs"
             title = f"local derivative of {OP_NAME[op]} on other inputs"
         cid = f"{task}/{'hidden' if is_hidden else 'public'}/{op}-{n}"

@@ -1,16 +1,27 @@
 """Run a submission's code in a separate, locked-down process.
 
-With bubblewrap (`bwrap`): no network, fresh PID/IPC/UTS namespaces, a
-read-only view of the Python runtime (its site-packages hidden) and of that
-student's submission, and nothing else: the reference, the probes to come, the
-reports and the other students' folders do not exist inside. Without bwrap: a
-plain subprocess on a working copy of the submission, with the same limits and
-audit hook, and a warning that isolation is weaker.
+Three modes, chosen once per grading run (`Sandbox.mode`):
 
-Either way the child gets one request file (probe inputs, never expected
-values) and streams one JSON line per probe. A probe that runs past its time
-limit or kills the process costs that probe; the child is restarted for the
-rest, within the group's time budget.
+- `bwrap` (bubblewrap works): no network, fresh PID/IPC/UTS/user namespaces, a
+  read-only root holding only the Python runtime (site-packages hidden), the
+  runner and the clean copy of the submission; a 4 MB `/tmp`.
+- `uid` (root, no usable bubblewrap: a grading container): the child runs
+  chrooted into a jail that holds only the runtime, the runner and the clean
+  copy (`grader/jail.py`), as an unprivileged uid of its own with no groups,
+  a process limit, no_new_privs and a seccomp filter refusing sockets; every
+  process of that uid is killed when the child ends.
+- `unsafe` (neither): a plain subprocess with resource limits and the audit
+  hook only. The hook is defence in depth, not a boundary: this mode runs only
+  when the instructor asks for it (`--unsafe-no-sandbox`) or for the kit's own
+  embedded sample class.
+
+In every mode the child gets a clean copy of the submission's `.py` files (made
+by `grader/intake.py`), a request file with probe inputs (never expected
+values), its limits set by the trusted `launch.py` before any student code
+exists, and streams one JSON line per probe on a private channel. A line longer
+than the probe can need, or that does not parse, is a malformed answer; a probe
+that runs past its time limit or kills the process costs that probe, and the
+child is restarted for the rest while the student's time lasts.
 """
 
 from __future__ import annotations
@@ -28,35 +39,48 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from grader.types import GroupRun, Outcome
+from grader.types import GroupRun, Outcome, ProbeRequest
 
-CHILD = Path(__file__).resolve().parent / "child"
+HERE = Path(__file__).resolve().parent
+CHILD = HERE / "child"
+LAUNCH = HERE / "launch.py"
 RUNNER_FILES = ("runner.py", "probes.py")
-STDERR_CAP = 16_000  # bytes of a child's stderr kept for feedback
-LINE_CAP = 4_000_000  # bytes of one result line
-SUBMISSION_CAP = 20_000_000  # bytes copied for the fallback's working copy
+STDERR_CAP = 16_000  # bytes of a public child's output kept for feedback
+SANDBOX_TMP_BYTES = 4 << 20
+Mode = Literal["bwrap", "uid", "unsafe"]
+MALFORMED = "malformed results (nothing was judged): "
+IMPORT_TIMEOUT = "importing the submission did not finish"
+IMPORT_SECONDS = 10.0  # the reference imports in milliseconds
+
+
+class SandboxUnavailable(RuntimeError):
+    """No mode that isolates student code is available, and unsafe was not allowed."""
 
 
 @dataclass
 class Limits:
-    """Per-child limits. Times are wall-clock seconds."""
+    """Per-child limits, set by launch.py before the child's own code runs."""
 
     memory_bytes: int = 2 << 30
-    cpu_seconds: int = 120
+    cpu_seconds: int = 60
     file_bytes: int = 1 << 20
     open_files: int = 256
+    processes: int = 32  # per uid, `uid` mode only
     max_restarts: int = 1
 
-    def rlimits(self) -> dict[str, int]:
-        return {
+    def rlimits(self, mode: Mode) -> dict[str, int]:
+        limits = {
             "RLIMIT_AS": self.memory_bytes,
             "RLIMIT_CPU": self.cpu_seconds,
             "RLIMIT_FSIZE": self.file_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+        if mode == "uid":
+            limits["RLIMIT_NPROC"] = self.processes
+        return limits
 
 
 def python_runtime() -> tuple[str, list[str]]:
@@ -78,44 +102,83 @@ def site_dirs() -> list[str]:
     return sorted(d for d in dirs if os.path.isdir(d))
 
 
-class Sandbox:
-    """Launches children in bwrap, or in a plain subprocess when bwrap is unusable."""
+def package_dirs(names: tuple[str, ...]) -> list[Path]:
+    """The installed folders of the allowed packages (and their bundled libraries, `numpy.libs`)."""
+    import importlib.util
 
-    def __init__(self, limits: Limits | None = None, use_bwrap: bool | None = None) -> None:
+    folders: list[Path] = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SandboxUnavailable(f"--allow-import {name}: no installed package of that name")
+        folder = Path(next(iter(spec.submodule_search_locations))).resolve()
+        folders.append(folder)
+        libs = folder.with_name(f"{folder.name}.libs")
+        if libs.is_dir():
+            folders.append(libs)
+    return folders
+
+
+def refusal_text() -> str:
+    return (
+        "no sandbox is available for untrusted code: bubblewrap is missing or cannot create namespaces here, and "
+        "the grader is not root (the `uid` mode needs root to switch to an unprivileged uid). Install bubblewrap "
+        "(`sudo apt-get install bubblewrap`), or grade as root inside a container, or pass --unsafe-no-sandbox "
+        "to run submissions with your own rights (only for code you trust)."
+    )
+
+
+class Sandbox:
+    """Launches children in the strongest mode available (see the module docstring)."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        use_bwrap: bool | None = None,
+        allow_unsafe: bool = False,
+        allow_imports: tuple[str, ...] = (),
+    ) -> None:
         self.limits = limits or Limits()
+        # Installed packages the instructor allows graded code to import: each is
+        # shown read-only in the child, under /allowed (the rest of site-packages stays hidden).
+        self.allowed = package_dirs(allow_imports)
         self.python, self.runtime_roots = python_runtime()
         self.warning = ""
-        bwrap = shutil.which("bwrap")
-        if use_bwrap is False:
-            self.bwrap = None
-            self.warning = "bubblewrap disabled: student code runs in a plain subprocess (weaker isolation)."
-        elif bwrap is None:
-            self.bwrap = None
+        self.bwrap: str | None = None
+        self.jail: Path | None = None
+        self.slot: Any = None
+        problem = ""
+        if use_bwrap is not False:
+            found = shutil.which("bwrap")
+            problem = self._smoke_test(found) if found else "bubblewrap (bwrap) is not installed"
+            if found and not problem:
+                self.bwrap = found
+            elif use_bwrap:
+                raise SandboxUnavailable(f"bubblewrap does not work here: {problem}")
+        self.mode: Mode
+        if self.bwrap:
+            self.mode = "bwrap"
+            return
+        why = "bubblewrap disabled (--no-bwrap)" if use_bwrap is False else problem
+        if os.geteuid() == 0:
+            self.mode = "uid"
+            self.warning = f"{why}: student code runs chrooted as an unprivileged uid (the `uid` mode)."
+        elif allow_unsafe:
+            self.mode = "unsafe"
             self.warning = (
-                "bubblewrap (bwrap) is not installed: student code runs in a plain subprocess with resource "
-                "limits, which isolates it less (it could read files the grader can read). "
-                "Install it with `sudo apt-get install bubblewrap`."
+                f"{why}, and the grader is not root: student code runs as a plain subprocess with YOUR rights "
+                "(--unsafe-no-sandbox). Only the audit hook stands in its way, and a submission can switch it off."
             )
         else:
-            self.bwrap = bwrap
-            problem = self._smoke_test()
-            if problem:
-                if use_bwrap:
-                    raise RuntimeError(f"bubblewrap does not work here: {problem}")
-                self.bwrap = None
-                self.warning = (
-                    f"bubblewrap is installed but cannot create a sandbox here ({problem}); "
-                    "student code runs in a plain subprocess (weaker isolation)."
-                )
+            raise SandboxUnavailable(f"{why}; {refusal_text()}")
 
-    @property
-    def mode(self) -> str:
-        return "bwrap" if self.bwrap else "subprocess"
+    # ------------------------------------------------------------ set-up
 
     def _bwrap_args(self, submission: Path, workdir: Path) -> list[str]:
         assert self.bwrap
-        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--clearenv", "--setenv", "LC_ALL", "C.UTF-8"]
-        args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+        args += ["--setenv", "LC_ALL", "C.UTF-8", "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = Path("/") / link
             if target.is_symlink():
@@ -126,130 +189,197 @@ class Sandbox:
             if not root.startswith("/usr/"):
                 args += ["--ro-bind", root, root]
         for d in site_dirs():
-            args += ["--tmpfs", d]
-        args += [
-            "--ro-bind",
-            str(workdir),
-            "/grader",
-            "--ro-bind",
-            str(submission),
-            "/submission",
-            "--chdir",
-            "/submission",
-        ]
+            args += ["--size", "4096", "--tmpfs", d, "--remount-ro", d]
+        for folder in self.allowed:
+            args += ["--ro-bind", str(folder), f"/allowed/{folder.name}"]
+        args += ["--ro-bind", str(workdir), "/grader", "--ro-bind", str(submission), "/submission"]
+        args += ["--remount-ro", "/", "--chdir", "/submission"]
         return args
 
-    def _smoke_test(self) -> str:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [*self._bwrap_args(Path(tmp), Path(tmp)), self.python, "-I", "-S", "-c", "print(6*7)"]
-            try:
-                run = subprocess.run(cmd, capture_output=True, timeout=20, text=True)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                return str(exc)
-            if run.returncode != 0 or run.stdout.strip() != "42":
-                return (run.stderr.strip() or f"exit code {run.returncode}")[:300]
-        return ""
+    def _smoke_test(self, bwrap: str) -> str:
+        self.bwrap = bwrap
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                cmd = [*self._bwrap_args(Path(tmp), Path(tmp)), self.python, "-I", "-S", "-c", "print(6*7)"]
+                try:
+                    run = subprocess.run(cmd, capture_output=True, timeout=30, text=True)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    return str(exc)
+                if run.returncode != 0 or run.stdout.strip() != "42":
+                    return (run.stderr.strip() or f"exit code {run.returncode}")[:300]
+            return ""
+        finally:
+            self.bwrap = None
+
+    def _ensure_jail(self) -> Path:
+        if self.jail is None:
+            from grader.jail import UidSlot, build_jail
+
+            self.slot = UidSlot()
+            self.jail = build_jail(self.python, self.allowed)
+        return self.jail
+
+    def close(self) -> None:
+        """Remove the jail and free the uid (`uid` mode); harmless otherwise."""
+        if self.jail is not None:
+            shutil.rmtree(self.jail, ignore_errors=True)
+            self.jail = None
+        if self.slot is not None:
+            self.slot.release()
+            self.slot = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     # ------------------------------------------------------------------ one run
 
     def run_group(
         self,
-        submission: Path,
+        copy: Path,
         modules: list[str],
-        probes: list[tuple[str, dict[str, Any], float]],
-        budget: float,
+        probes: list[ProbeRequest],
+        deadline: float,
+        *,
+        keep_output: bool,
         max_restarts: int | None = None,
     ) -> GroupRun:
-        """Run `probes` (id, probe, seconds allowed) against `submission`, a
-        folder holding a `micrograd/` package; restart after a timeout or crash."""
+        """Run `probes` against `copy` (a clean folder holding `micrograd/`) until
+        `deadline` (time.monotonic()); restart after a timeout or crash.
+
+        `keep_output`: keep what the student's code prints. Only for a child that
+        holds neither hidden inputs nor reference code; otherwise it is dropped
+        unread, since it could carry either."""
         restarts_allowed = self.limits.max_restarts if max_restarts is None else max_restarts
         run = GroupRun()
         start = time.monotonic()
         remaining = list(probes)
         restarts = 0
-        stderr_parts: list[str] = []
-        with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
-            workdir = Path(tmp) / "grader"
-            workdir.mkdir()
-            for name in RUNNER_FILES:
-                shutil.copy2(CHILD / name, workdir / name)
-            if self.bwrap:
-                inside = Path("/submission")
-            else:
-                inside = Path(tmp) / "submission"
-                _copy_submission(submission, inside)
+        stderr_parts: list[str] = [] if keep_output else None  # type: ignore[assignment]
+        with tempfile.TemporaryDirectory(prefix="grader-run-") as tmp:
+            private = Path(tmp)
+            workdir, inside = self._stage(copy, private)
             while remaining:
-                left = budget - (time.monotonic() - start)
+                left = deadline - time.monotonic()
                 if left <= 0:
-                    for pid, _, _ in remaining:
-                        run.outcomes[pid] = Outcome("skipped", message="not run: this group's time budget was used up")
+                    for p in remaining:
+                        run.outcomes[p.id] = Outcome("skipped", message="not run: this submission's time was used up")
                     break
-                stop_after = self._run_once(submission, inside, workdir, modules, remaining, left, run, stderr_parts)
+                stop_after = self._run_once(private, workdir, inside, modules, remaining, left, run, stderr_parts)
                 if stop_after is None:
                     break
                 remaining = remaining[stop_after + 1 :]
                 restarts += 1
                 if remaining and restarts > restarts_allowed:
-                    for pid, _, _ in remaining:
-                        run.outcomes[pid] = Outcome(
+                    for p in remaining:
+                        run.outcomes[p.id] = Outcome(
                             "skipped", message="not run: earlier probes in this group timed out or crashed"
                         )
                     break
-        run.stderr = "".join(stderr_parts)[:STDERR_CAP]
+        run.stderr = "".join(stderr_parts)[:STDERR_CAP] if keep_output else ""
         run.seconds = time.monotonic() - start
         return run
 
+    def _stage(self, copy: Path, private: Path) -> tuple[Path, Path]:
+        """Put the runner and the copy where the child will see them; returns
+        (runner folder, submission folder) as the grader sees them."""
+        if self.mode == "uid":
+            jail = self._ensure_jail()
+            workdir, inside = jail / "grader", jail / "submission"
+            for folder in (workdir, inside):
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(mode=0o755)
+            shutil.copytree(copy, inside, dirs_exist_ok=True, copy_function=shutil.copyfile)
+        else:
+            workdir, inside = private / "grader", copy
+            workdir.mkdir()
+        for name in RUNNER_FILES:
+            shutil.copyfile(CHILD / name, workdir / name)
+        if self.mode == "uid":  # root's umask may be 077: the child's uid must read these
+            for folder in (workdir, inside):
+                for dirpath, _, filenames in os.walk(folder):
+                    os.chmod(dirpath, 0o755)
+                    for f in filenames:
+                        os.chmod(Path(dirpath) / f, 0o644)
+        return workdir, inside
+
+    def _command(self, private: Path, workdir: Path, inside: Path) -> list[str]:
+        spec: dict[str, Any] = {"limits": self.limits.rlimits(self.mode), "env": {"LC_ALL": "C.UTF-8"}}
+        if self.mode == "bwrap":
+            runner, request = "/grader/runner.py", "/grader/request.json"
+            spec["env"] = {"PATH": "/usr/bin:/bin"}
+            program = [*self._bwrap_args(inside, workdir), self.python]
+        elif self.mode == "uid":
+            assert self.jail and self.slot
+            runner, request = "/grader/runner.py", "/grader/request.json"
+            spec |= {"jail": str(self.jail), "uid": self.slot.uid, "gid": self.slot.uid, "workdir": "/submission"}
+            program = [self.python]
+        else:
+            runner, request = str(workdir / "runner.py"), str(workdir / "request.json")
+            spec |= {"workdir": str(inside), "env": {"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}}
+            program = [self.python]
+        spec_path = private / "launch.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        launch = [self.python, "-I", "-S", "-B", str(LAUNCH), str(spec_path), "--"]
+        return [*launch, *program, "-I", "-S", "-B", runner, request]
+
     def _run_once(
         self,
-        submission: Path,
-        inside: Path,
+        private: Path,
         workdir: Path,
+        inside: Path,
         modules: list[str],
-        probes: list[tuple[str, dict[str, Any], float]],
+        probes: list[ProbeRequest],
         budget: float,
         run: GroupRun,
-        stderr_parts: list[str],
+        stderr_parts: list[str] | None,
     ) -> int | None:
         """One child for `probes`. Returns the index of the probe that timed out
         or crashed (so the caller restarts after it), or None when done."""
+        isolated = self.mode in ("bwrap", "uid")
+        child_root = "/submission" if isolated else str(inside)
+        allowed = (["/allowed"] if self.allowed else []) if isolated else sorted({str(f.parent) for f in self.allowed})
         request = {
-            "submission": str(inside),
+            "allowed": allowed,
+            "submission": child_root,
             "modules": modules,
-            "limits": self.limits.rlimits(),
-            "probes": [{"id": pid, "probe": probe} for pid, probe, _ in probes],
+            "limits": self.limits.rlimits("unsafe"),
+            "probes": [{"id": p.id, "probe": p.probe} for p in probes],
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        runner = "/grader/runner.py" if self.bwrap else str(workdir / "runner.py")
-        req = "/grader/request.json" if self.bwrap else str(request_path)
-        python = [self.python, "-I", "-S", "-B", runner, req]
-        if self.bwrap:
-            cmd = [*self._bwrap_args(submission, workdir), *python]
-            env = {}
-        else:
-            cmd = python
-            env = {"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+        if self.mode == "uid":
+            os.chmod(request_path, 0o644)
         proc = subprocess.Popen(
-            cmd,
+            self._command(private, workdir, inside),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=str(inside) if not self.bwrap else None,
-            env=env,
+            env={},
             start_new_session=True,
         )
         try:
             return self._collect(proc, probes, budget, run, stderr_parts)
         finally:
-            _kill(proc)
+            self._end(proc)
+
+    def _end(self, proc: subprocess.Popen[bytes]) -> None:
+        """End the child and everything it started."""
+        _kill(proc)
+        if self.mode == "uid" and self.slot is not None:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(
+                    [self.python, "-I", "-S", "-B", str(LAUNCH), "--kill", str(self.slot.uid)],
+                    env={}, timeout=30, check=False,
+                )  # fmt: skip
 
     def _collect(
         self,
         proc: subprocess.Popen[bytes],
-        probes: list[tuple[str, dict[str, Any], float]],
+        probes: list[ProbeRequest],
         budget: float,
         run: GroupRun,
-        stderr_parts: list[str],
+        stderr_parts: list[str] | None,
     ) -> int | None:
         assert proc.stdout and proc.stderr
         sel = selectors.DefaultSelector()
@@ -257,12 +387,13 @@ class Sandbox:
         sel.register(proc.stderr, selectors.EVENT_READ, "err")
         for stream in (proc.stdout, proc.stderr):
             os.set_blocking(stream.fileno(), False)
-        buffer = b""
-        stderr_len = sum(len(p) for p in stderr_parts)
+        buffer = bytearray()
+        overlong = False
+        stderr_len = sum(len(p) for p in stderr_parts) if stderr_parts is not None else 0
         ready = False
         index = 0  # the probe whose result comes next
         start = time.monotonic()
-        import_seconds = min(30.0, budget)
+        import_seconds = min(IMPORT_SECONDS, budget)
         probe_deadline = start + import_seconds
         open_streams = 2
         while open_streams and index < len(probes):
@@ -277,40 +408,48 @@ class Sandbox:
                     open_streams -= 1
                     continue
                 if key.data == "err":
-                    if stderr_len < STDERR_CAP:
+                    if stderr_parts is not None and stderr_len < STDERR_CAP:
                         stderr_parts.append(chunk.decode("utf-8", "replace"))
                     stderr_len += len(chunk)
                     continue
-                buffer += chunk
-                if len(buffer) > LINE_CAP and b"\n" not in buffer:
-                    buffer = b""
-                    run.notes.append("a result line longer than the grader accepts was dropped")
-                while b"\n" in buffer and index < len(probes):
-                    line, buffer = buffer.split(b"\n", 1)
-                    message = _parse(line)
-                    if message is None:
-                        continue
+                cap = probes[index].max_bytes if ready else 4096
+                while chunk and index < len(probes):
+                    newline = chunk.find(b"\n")
+                    part, chunk = (chunk, b"") if newline < 0 else (chunk[:newline], chunk[newline + 1 :])
+                    if not overlong:
+                        buffer += part
+                        if len(buffer) > cap:
+                            overlong, buffer = True, bytearray()
+                    if newline < 0:
+                        break
+                    line, was_overlong = bytes(buffer), overlong
+                    buffer, overlong = bytearray(), False
+                    message = None if was_overlong else _parse(line)
                     if not ready:
+                        if message is None:
+                            continue
                         if "import_error" in message:
                             err = message["import_error"] if isinstance(message["import_error"], dict) else {}
-                            for pid, _, _ in probes:
-                                run.outcomes[pid] = Outcome("import_error", error=err)
+                            for p in probes:
+                                run.outcomes[p.id] = Outcome("import_error", error=err)
                             return None
-                        if message.get("ready") is True:
-                            ready = True
-                            probe_deadline = time.monotonic() + probes[0][2]
-                        continue
-                    pid = probes[index][0]
-                    if message.get("id") != pid:
+                        ready = message.get("ready") is True
+                    elif message is None:  # not an answer on the private channel: it spoils this check
+                        why = "longer than this check can need" if was_overlong else "not valid JSON"
+                        run.outcomes[probes[index].id] = Outcome("malformed", message=MALFORMED + why)
+                        index += 1
+                    elif message.get("id") != probes[index].id:
                         continue  # not the answer we are waiting for: ignore it
-                    if isinstance(message.get("result"), dict):
-                        run.outcomes[pid] = Outcome("ok", result=message["result"])
                     else:
-                        err = message.get("error")
-                        run.outcomes[pid] = Outcome("error", error=err if isinstance(err, dict) else {})
-                    index += 1
-                    if index < len(probes):
-                        probe_deadline = time.monotonic() + probes[index][2]
+                        result, err = message.get("result"), message.get("error")
+                        run.outcomes[probes[index].id] = (
+                            Outcome("ok", result=result) if isinstance(result, dict)
+                            else Outcome("error", error=err if isinstance(err, dict) else {})
+                        )  # fmt: skip
+                        index += 1
+                    if ready and index < len(probes):  # the clock starts for the next probe
+                        probe_deadline = time.monotonic() + probes[index].seconds
+                        cap = probes[index].max_bytes
         if index >= len(probes):
             return None
         # Stopped early: a timeout, or the process ended without answering.
@@ -319,31 +458,29 @@ class Sandbox:
         code = proc.returncode
         if not ready:
             if timed_out:
-                msg = (
-                    f"importing the submission did not finish within {import_seconds:.0f} s "
-                    "(an endless loop at import time?)"
-                )
+                msg = f"{IMPORT_TIMEOUT} within {import_seconds:.0f} s (an endless loop at import time?)"
                 status = "timeout"
             else:
                 msg = f"the process exited while importing the submission ({_exit_text(code)})"
                 status = "import_error"
-            for pid, _, _ in probes:
-                run.outcomes[pid] = Outcome(status, message=msg)
+            for p in probes:
+                run.outcomes[p.id] = Outcome(status, message=msg)  # type: ignore[arg-type]
             return None
-        pid, _, seconds = probes[index]
+        p = probes[index]
         if timed_out:
-            run.outcomes[pid] = Outcome("timeout", message=f"did not finish within {seconds:g} s (an endless loop?)")
+            run.outcomes[p.id] = Outcome("timeout", message=f"did not finish within {p.seconds:g} s (an endless loop?)")
         else:
-            run.outcomes[pid] = Outcome(
+            run.outcomes[p.id] = Outcome(
                 "crashed", message=f"the process died while running this check ({_exit_text(code)})"
             )
         return index
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
+    """One answer line, or None: bad JSON, too deep, numbers out of range all count as no answer."""
     try:
         message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return message if isinstance(message, dict) else None
 
@@ -362,7 +499,7 @@ def _exit_text(code: int | None) -> str:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """End the child and everything it started (its whole process group)."""
+    """End the child and everything in its session (its process group)."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -374,22 +511,3 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     for stream in (proc.stdout, proc.stderr):
         if stream:
             stream.close()
-
-
-def _copy_submission(src: Path, dst: Path) -> None:
-    """A working copy for the fallback: regular files only, no links, size-capped."""
-    total = 0
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if path.is_symlink() or "__pycache__" in rel.parts:
-            continue
-        target = dst / rel
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif path.is_file():
-            total += path.stat().st_size
-            if total > SUBMISSION_CAP:
-                raise OSError(f"the submission is larger than {SUBMISSION_CAP // 1_000_000} MB")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-    dst.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ Statuses are `Literal`s, so a typo is a type error rather than a silent miss.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from grader.tasks import TASKS
@@ -47,6 +48,48 @@ class GroupRun:
     """The grader's remarks about the run (dropped lines, restarts)."""
     seconds: float = 0.0
     """Wall-clock time of the whole group."""
+
+
+@dataclass
+class Upload:
+    """What intake found in one student's upload."""
+
+    root: Path | None
+    """The folder holding `micrograd/` (None: nothing gradable)."""
+    notes: list[str] = field(default_factory=list)
+    """How it was found ("graded the loose files ...", "rebuilt from a1_value.ipynb"), one message each."""
+    tasks: list[str] | None = None
+    """The tasks to grade (a notebook's assignment), or None for every task."""
+
+
+@dataclass
+class CleanCopy:
+    """Exactly what is graded of one submission: its micrograd/*.py files."""
+
+    root: Path
+    """The folder holding the copied `micrograd/` package."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Relative path -> content of every graded file (the fingerprint's input)."""
+    problems: dict[str, str] = field(default_factory=dict)
+    """Module (engine, nn, train) -> why it cannot be imported (missing, not UTF-8,
+    a disallowed import): the checks that need it fail with this message."""
+    notes: list[str] = field(default_factory=list)
+    """What was left out (bytecode, other files), one note."""
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One probe as the sandbox runs it."""
+
+    id: str
+    """The check id the answer belongs to."""
+    probe: dict[str, Any]
+    """What to build and measure (never an expected value)."""
+    seconds: float
+    """Wall-clock time allowed for this probe."""
+    max_bytes: int
+    """The longest answer line accepted: near what the probe needs, so a child
+    cannot make the grader hold more than that."""
 
 
 @dataclass(frozen=True)
@@ -147,3 +190,61 @@ class SubmissionResult:
     def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
         checks = [CheckResult(**c) for c in data.get("checks", [])]
         return cls(**{**data, "checks": checks})
+
+
+@dataclass
+class Mistake:
+    """One cluster of the class report: every student with a failing check of this diagnosis."""
+
+    diagnosis: str
+    """The judge's diagnosis (numbers in it, such as a step or an accuracy, read N)."""
+    students: list[str]
+    """Who made it, sorted."""
+    checks: dict[str, list[str]]
+    """Check id -> the students who failed that check with this diagnosis."""
+    hints: dict[str, int]
+    """The hints these failures gave -> how many failing checks gave each."""
+    class_size: int
+    """Students graded, for the share."""
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+    @property
+    def share(self) -> float:
+        return self.count / self.class_size if self.class_size else 0.0
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({cid.split("/")[0] for cid in self.checks}, key=lambda t: tuple(map(int, t.split("."))))
+
+
+@dataclass
+class ClassRun:
+    """What grading a class did (`grader.classroom.grade_class`). Unpacks as
+    `results, warnings = grade_class(...)`, as it did before the counts."""
+
+    results: list[SubmissionResult]
+    """Every student in the reports folder (grades.csv's rows), this run's and earlier ones."""
+    warnings: list[str]
+    """Layout problems (skipped entries), the sandbox's isolation, and who could not be graded and why."""
+    graded: list[str] = field(default_factory=list)
+    """Students graded by this run."""
+    reused: list[str] = field(default_factory=list)
+    """Students whose up-to-date report was kept (same files, rubric and seed)."""
+    failed: list[str] = field(default_factory=list)
+    """Students the grader itself failed on (re-run to retry)."""
+    pending: list[str] = field(default_factory=list)
+    """Students not finished when the run was interrupted."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.results, self.warnings))
+
+
+class GradingInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a class: workers were stopped, grades.csv holds what finished."""
+
+    def __init__(self, signum: int, run: ClassRun) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum, self.run = signum, run

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,9 @@ import pytest
 
 from builder import Context
 from builder.markers import parse_regions
-from builder.notebooks import COURSE, REFERENCE, SAMPLES, course, to_notebook
-from grader.notebooks import TEST_ID, extract_package, nbgrader_env
+from builder.notebooks import COURSE, REFERENCE, SAMPLES, TASK_POINTS, course, to_notebook
+from grader.notebook_contract import CELL_TIMEOUT, TEST_ID, cell_id
+from grader.notebooks import extract_package, nbgrader_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = [a.name for a in course()]
@@ -84,8 +86,13 @@ def test_every_task_has_public_and_hidden_tests_and_one_written_answer(name: str
         tid = task.replace(".", "_")
         assert f'check("{task}", globals())' in "".join(cells[f"test_{tid}"]["source"])
         hidden = "".join(cells[f"hidden_{tid}"]["source"])
-        assert "### BEGIN HIDDEN TESTS" in hidden and f'check("{task}", globals(), hidden=True)' in hidden
-        assert cells[f"test_{tid}"]["metadata"]["nbgrader"]["points"] > 0
+        assert "### BEGIN HIDDEN TESTS" in hidden and f'grader_check("{task}", globals(), hidden=True)' in hidden
+        # The visible part of the hidden cell only asks whether the task is started: no second charge.
+        assert hidden.split("### BEGIN HIDDEN TESTS")[0].strip().endswith(f'started("{task}", globals())')
+        # nbgrader's points are the sandbox's: one scale.
+        points = (cells[f"test_{tid}"]["metadata"]["nbgrader"]["points"],
+                  cells[f"hidden_{tid}"]["metadata"]["nbgrader"]["points"])  # fmt: skip
+        assert points == TASK_POINTS[task] and min(points) > 0
     written = [
         c for c in nb["cells"] if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("grade")
     ]
@@ -106,12 +113,23 @@ def test_solution_code_is_the_references() -> None:
                         assert lines[n - 1].strip() in nb_text, f"{name}: {path.name}:{n} is missing"
 
 
+def released_text(name: str) -> dict[str, str]:
+    """Every file of a released assignment folder: what a student is handed."""
+    folder = COURSE / "release" / name
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}  # fmt: skip
+
+
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_release_has_no_solution_and_no_hidden_test(name: str) -> None:
+    files = released_text(name)
+    assert set(files) >= {f"{name}.ipynb", "requirements.txt", "micrograd_check/checks.json"}
     released = text_of(load("release", name))
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True"):
-        assert marker not in released
+    markers = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True", "grader_check", "from grader")
+    for marker in markers:
+        assert marker not in released, marker
     tasks = set(load("source", name)["metadata"]["micrograd"]["tasks"])
+    leaks = []
     for module in ("engine", "nn", "train"):
         path = REFERENCE / f"{module}.py"
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -123,7 +141,16 @@ def test_release_has_no_solution_and_no_hidden_test(name: str) -> None:
                 # Short lines (`return out`, `else:`) also occur in given code, and
                 # a description may spell a one-liner out on purpose (the stub's hint).
                 if len(code) > 20 and code not in region.description:
-                    assert code not in released, f"{name}: solution line {path.name}:{n} leaked into release/"
+                    leaks += [f"{path.name}:{n} in {file}" for file, text in files.items() if code in text]
+    assert not leaks, f"{name}: solution lines leaked into release/: {leaks}"
+    # The checker carries public checks only, and nothing from the kit.
+    checks = json.loads(files["micrograd_check/checks.json"])
+    assert checks["tasks"] == load("source", name)["metadata"]["micrograd"]["tasks"]
+    assert all(not c["id"].split("/")[1].startswith("hidden") for c in checks["checks"])
+    assert {c["task"] for c in checks["checks"]} == tasks
+    code = "\n".join(text for file, text in files.items() if file.endswith(".py"))
+    imported = set(re.findall(r"^\s*(?:from|import) (\w+)", code, re.MULTILINE))
+    assert imported <= set(sys.stdlib_module_names) | {"micrograd_check"}, imported
     # The written answer's model answer is not released either.
     source = load("source", name)
     for cell in source["cells"]:
@@ -133,23 +160,128 @@ def test_release_has_no_solution_and_no_hidden_test(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_requirements_name_public_packages_and_torch_only_where_compared(name: str) -> None:
+    lines = [line for line in released_text(name)["requirements.txt"].splitlines() if line and line[0] != "#"]
+    assert "jupyterlab>=4" in lines
+    compares = "import torch" in text_of(load("release", name))
+    assert ("torch==2.13.0" in lines) == compares
+    if compares:
+        assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert not any(line.split("=")[0].split(">")[0] in ("micrograd", "grader", "nbgrader") for line in lines)
+
+
+# Runs a released notebook's graded cells (set-up, package, checks) in plain Python, from its folder.
+RUN_CELLS = """
+import __future__, json, linecache, sys
+nb = json.load(open(sys.argv[1], encoding="utf-8"))
+ns, results = {"__name__": "__main__"}, {}
+for cell in nb["cells"]:
+    meta = cell["metadata"].get("nbgrader", {})
+    if cell["cell_type"] != "code" or "grade_id" not in meta:
+        continue
+    source = "".join(cell["source"])
+    source = "\\n".join(l for l in source.split("\\n") if not l.lstrip().startswith(("%", "!")))
+    name = f"<cell {meta['grade_id']}>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)  # as IPython does
+    code = compile(source, name, "exec", __future__.annotations.compiler_flag, dont_inherit=True)
+    try:
+        exec(code, ns)
+        results[meta["grade_id"]] = "passed"
+    except Exception as exc:
+        results[meta["grade_id"]] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(results))
+"""
+
+
+def run_released_cells(folder: Path, notebook: Path) -> dict[str, str]:
+    """Each graded cell's outcome, run with `python -S` (no site-packages: no kit, no torch) in `folder`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-S", "-c", RUN_CELLS, str(notebook)], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_released_folder_alone_checks_untouched_and_solved_work(name: str, tmp_path: Path) -> None:
+    """A released folder copied to a new place: every check cell runs with Python alone; untouched,
+    each fails with its task's NotImplementedError message; solved (the sample s01_correct), each passes."""
+    folder = tmp_path / name
+    shutil.copytree(COURSE / "release" / name, folder)
+    tasks = load("source", name)["metadata"]["micrograd"]["tasks"]
+    untouched = run_released_cells(folder, folder / f"{name}.ipynb")
+    assert untouched["setup"] == "passed", untouched["setup"]
+    for task in tasks:
+        for grade_id in (cell_id(task), cell_id(task, hidden=True)):
+            outcome = untouched[grade_id]
+            assert outcome.startswith("AssertionError: Task "), (grade_id, outcome)
+            own = f"not implemented yet: Task {task}:" in outcome
+            assert own or "cannot be checked until Task" in outcome, (grade_id, outcome)
+    shutil.copy(COURSE / "submitted" / "s01_correct" / name / f"{name}.ipynb", folder / "solved.ipynb")
+    solved = run_released_cells(folder, folder / "solved.ipynb")
+    failed = {k: v for k, v in solved.items() if v != "passed"}
+    assert not failed, failed
+    assert {cell_id(t) for t in tasks} <= set(solved)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_release_keeps_the_package_tags(name: str) -> None:
     def tags(nb: dict) -> dict[str, str]:
         return {
             c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["micrograd"]["module"]
             for c in nb["cells"]
-            if "micrograd" in c["metadata"]
+            if "module" in c["metadata"].get("micrograd", {})
         }
 
     assert tags(load("release", name)) == tags(load("source", name))
     assert set(tags(load("source", name)).values()) <= {"engine", "nn", "train"}
 
 
-def test_nbgrader_config() -> None:
-    text = (COURSE / "nbgrader_config.py").read_text(encoding="utf-8")
-    assert "c.Execute.timeout = 10" in text
-    assert "c.OverwriteCells.add_missing_cells = True" in text
-    assert "ClearHiddenTests" in text and "course_id" in text
+def course_config():
+    """assignments/nbgrader_config.py as nbgrader loads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
+
+
+def test_nbgrader_config_limits_each_cell() -> None:
+    config = course_config()
+    assert config.Execute.timeout == CELL_TIMEOUT and config.OverwriteCells.add_missing_cells
+    limit = config.Execute.timeout_func
+    assert limit({"metadata": {}}) == CELL_TIMEOUT
+    assert limit({"metadata": {"micrograd": {"timeout": 10}}}) == 10
+    # A submission's metadata is the student's: it can shorten its limit, never lengthen it.
+    for forged in (10**6, 0, -1, "inf", True, None):
+        assert limit({"metadata": {"micrograd": {"timeout": forged}}}) == CELL_TIMEOUT, forged
+    # Only options nbgrader knows (an unknown one only earns a warning on every command).
+    assert "db_assignments" not in config.CourseDirectory
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    assert ClearHiddenTests in config.GenerateFeedback.preprocessors
+
+
+@pytest.mark.slow
+def test_a_looping_cell_stops_near_its_limit() -> None:
+    """nbgrader's own executor, with the course's configuration: a cell that never ends is stopped
+    at its limit and the next cell still runs."""
+    import time
+
+    from nbgrader.preprocessors import Execute
+
+    limit = 3
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('warm')"),
+        nbformat.v4.new_code_cell("while True:\n    pass", metadata={"micrograd": {"timeout": limit}}),
+        nbformat.v4.new_code_cell("print('after')"),
+    ])  # fmt: skip
+    executor = Execute(config=course_config())
+    start = time.monotonic()
+    executor.preprocess(nb, {})
+    elapsed = time.monotonic() - start
+    assert limit <= elapsed < limit + 60, elapsed  # the rest is the kernel's start-up, on a busy machine
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert any("Timeout" in o.ename for o in errors), nb.cells[1].outputs
+    assert "after" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
 
 
 # ---------------------------------------------------------------- the package view
@@ -248,12 +380,16 @@ def test_sample_class_scores(graded_class) -> None:
 def test_sample_class_messages(graded_class) -> None:
     _, out, results = graded_class
     notes = {s: "\n".join(r.notes) for s, r in results.items()}
-    assert "nbgrader 24/24 automatic points" in notes["s01_correct"]
+    # One scale: the correct notebooks get nbgrader's full points, which are the sandbox's.
+    for name in ASSIGNMENTS:
+        tasks = load("source", name)["metadata"]["micrograd"]["tasks"]
+        full = sum(sum(TASK_POINTS[t]) for t in tasks)
+        assert f"Notebook {name}: nbgrader {full:g}/{full:g} automatic points" in notes["s01_correct"], notes
     assert "DISAGREEMENT" not in notes["s01_correct"]
     assert "test_2_1" in notes["s04_deleted_test"] and "deleted" in notes["s04_deleted_test"]
     assert "stopped" in notes["s03_infinite_loop"] and "infinite loop" in notes["s03_infinite_loop"]
     assert "not valid JSON" in notes["s05_invalid_json"]
-    feedback = (out / "s04_deleted_test" / "feedback.md").read_text(encoding="utf-8")
+    feedback = (out / "students" / "s04_deleted_test" / "feedback.md").read_text(encoding="utf-8")
     assert "test_2_1" in feedback
 
 
@@ -268,12 +404,30 @@ def test_deleted_test_cell_is_put_back_and_fails(graded_class) -> None:
 
 @pytest.mark.slow
 def test_feedback_html_hides_hidden_tests(graded_class) -> None:
+    import html as html_lib
+
     _, out, _ = graded_class
     pages = list(out.glob("*/notebooks/*.html"))
     assert len(pages) >= 5
     for page in pages:
-        html = page.read_text(encoding="utf-8")
-        assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html, page
+        # IPython's highlighting splits code into <span>s: compare the text a reader sees.
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        assert 'started("' in text, page  # the visible part of a hidden cell is there: the stripping works
+        for hidden in ("BEGIN HIDDEN TESTS", "hidden=True", "grader_check"):
+            assert hidden not in text, (page, hidden)
+
+
+@pytest.mark.slow
+def test_a_notebook_that_fools_nbgrader_is_flagged_and_the_sandbox_counts(graded_class) -> None:
+    _, out, results = graded_class
+    rows = {(r["student"], r["assignment"]): r for r in read_csv(out / "notebooks.csv")}
+    row = rows[("s06_fools_nbgrader", "a1_value")]
+    assert row["disagree"] == "yes" and "2.1" in row["disagreeing_tasks"].split(), row
+    assert float(row["nbgrader_score"]) == float(row["nbgrader_max"]), row  # nbgrader was fooled
+    final = results["s06_fools_nbgrader"]
+    assert final.total == float(row["sandbox_score"]) < float(row["nbgrader_score"])
+    assert final.task_scores["2.1"][0] < final.task_scores["2.1"][1]
+    assert "DISAGREEMENT on task 2.1" in "\n".join(final.notes)
 
 
 @pytest.mark.slow
@@ -307,3 +461,45 @@ def test_context_default_points_at_the_repo() -> None:
 
 def test_test_cell_ids_name_their_task() -> None:
     assert TEST_ID.match("hidden_2_1") and not TEST_ID.match("engine_add")
+
+
+@pytest.mark.slow
+def test_a_hostile_notebook_cannot_reach_the_course_the_reports_or_other_students(tmp_path: Path) -> None:
+    """nbgrader's kernel runs inside the boundary: a throwaway course copy under bubblewrap."""
+    from grader.notebook_boundary import available
+    from grader.notebooks import grade_notebook_class
+    from grader.sandbox import Sandbox
+
+    if not available(Sandbox(allow_unsafe=True)):
+        pytest.skip("bubblewrap is not usable here: nbgrader is then not run at all (tested in CI)")
+    root = tmp_path / "assignments"
+    root.mkdir()
+    shutil.copy(COURSE / "nbgrader_config.py", root)
+    shutil.copytree(COURSE / "source" / "a1_value", root / "source" / "a1_value")
+    shutil.copytree(COURSE / "submitted" / "s01_correct" / "a1_value", root / "submitted" / "s01_correct" / "a1_value")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".grader-secret").write_text("the-instructors-secret")
+    nb_path = root / "submitted" / "zz_hostile" / "a1_value" / "a1_value.ipynb"
+    nb_path.parent.mkdir(parents=True)
+    nb = json.loads((COURSE / "submitted" / "s01_correct" / "a1_value" / "a1_value.ipynb").read_text())
+    attack = f"""
+import os
+for what, act in [("secret", lambda: open({str(out / '.grader-secret')!r}).read()),
+                  ("gradebook", lambda: open({str(root / 'gradebook.db')!r}, "ab").write(b"x")),
+                  ("other students", lambda: os.listdir({str(root / 'submitted')!r})),
+                  ("kit", lambda: open({str(REPO / 'README.md')!r}).read())]:
+    try:
+        print("LEAK", what, str(act())[:40])
+    except Exception as exc:
+        print("blocked", what, type(exc).__name__)
+"""
+    setup = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "engine_add")
+    setup["source"] = attack + "".join(setup["source"])
+    nb_path.write_text(json.dumps(nb))
+    results = {r.student: r for r in grade_notebook_class(root, out, jobs=1, secret=b"s")}
+    graded = json.loads((root / "autograded" / "zz_hostile" / "a1_value" / "a1_value.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in graded["cells"] for o in c.get("outputs", []))
+    assert "LEAK" not in printed and printed.count("blocked") == 4, printed[:2000]
+    assert results["s01_correct"].total == results["s01_correct"].max_score > 0  # the other student is intact
+    assert "the-instructors-secret" not in printed

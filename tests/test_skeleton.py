@@ -293,7 +293,8 @@ probes = {
 }
 # The rules (tasks 2.x) sit behind the forward stubs, where Python does not
 # even compile them: compile each nested `_backward` on its own, with the
-# names it closes over, and call it.
+# names it closes over, and call it on an `out` whose `_prev` holds as many
+# inputs as the rule unpacks (`self, other = out._prev` or `(self,) = out._prev`).
 source = open(engine.__file__).read()
 for method in ast.walk(ast.parse(source)):
     if isinstance(method, ast.FunctionDef):
@@ -303,7 +304,10 @@ for method in ast.walk(ast.parse(source)):
                 namespace = {}
                 exec(f"def make(self, other, n):\n{body}\n    return _backward", vars(engine), namespace)
                 made = namespace["make"](Value(2.0), Value(3.0), 2.0)
-                probes["rule " + method.name] = lambda made=made: made(Value(1.0))
+                first = rule.body[0]
+                unpacks = isinstance(first, ast.Assign) and isinstance(first.targets[0], ast.Tuple)
+                inputs = (Value(2.0), Value(3.0))[: len(first.targets[0].elts) if unpacks else 2]
+                probes["rule " + method.name] = lambda made=made, inputs=inputs: made(Value(1.0, inputs))
 for name, probe in probes.items():
     try:
         probe()
@@ -336,12 +340,14 @@ def test_student_imports_and_every_stub_names_its_task() -> None:
 # ------------------------------------------------------------------ the public tests
 
 
-def pytest_junit(tmp_path: Path, pythonpath: Path, *args: str) -> list[tuple[str, str, str]]:
-    """Run student/tests with PYTHONPATH=pythonpath; return (test, task, outcome message) per test."""
+def pytest_junit(
+    tmp_path: Path, folder: Path, *args: str, pythonpath: Path | None = None
+) -> list[tuple[str, str, str]]:
+    """Run `folder`'s tests from `folder`; return (test, task, outcome message) per test."""
     report = tmp_path / "report.xml"
     result = run(
-        "-m", "pytest", STUDENT / "tests", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args,
-        cwd=tmp_path, pythonpath=pythonpath,
+        "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args,
+        cwd=folder, pythonpath=pythonpath,
     )
     assert result.returncode in (0, 1), result.stdout + result.stderr  # 0 all passed, 1 some failed
     cases = []
@@ -354,8 +360,18 @@ def pytest_junit(tmp_path: Path, pythonpath: Path, *args: str) -> list[tuple[str
     return cases
 
 
+def copy_of_student(tmp_path: Path, solved: bool = False) -> Path:
+    """student/ copied to `tmp_path`, untouched or with the reference's package in place of the stubs."""
+    folder = tmp_path / "mine"
+    shutil.copytree(STUDENT, folder, ignore=shutil.ignore_patterns(*IGNORED))
+    if solved:
+        shutil.rmtree(folder / "micrograd")
+        shutil.copytree(REFERENCE / "micrograd", folder / "micrograd", ignore=shutil.ignore_patterns(*IGNORED))
+    return folder
+
+
 def test_public_tests_pass_on_the_reference(tmp_path: Path) -> None:
-    cases = pytest_junit(tmp_path, REFERENCE)
+    cases = pytest_junit(tmp_path, copy_of_student(tmp_path, solved=True))
     failed = [f"{name}: {outcome}" for name, _, outcome in cases if outcome != "passed"]
     assert not failed, "\n".join(failed)
     counts = Counter(task for _, task, _ in cases)
@@ -366,7 +382,10 @@ def test_public_tests_pass_on_the_reference(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def skeleton_run(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
     """The public tests on the untouched skeleton (one run, shared)."""
-    return pytest_junit(tmp_path_factory.mktemp("skeleton"), STUDENT)
+    tmp_path = tmp_path_factory.mktemp("skeleton")
+    # The kit's reference importable too, as when a self-learner installs both in one environment:
+    # the tests must still test the student's copy (and pass nothing).
+    return pytest_junit(tmp_path, copy_of_student(tmp_path), pythonpath=REFERENCE)
 
 
 def test_public_tests_fail_on_the_skeleton_naming_their_task(skeleton_run: list[tuple[str, str, str]]) -> None:
@@ -384,6 +403,98 @@ def test_public_tests_fail_on_the_skeleton_naming_their_task(skeleton_run: list[
 
 def test_marker_selects_one_task(tmp_path: Path, skeleton_run: list[tuple[str, str, str]]) -> None:
     everything = skeleton_run
-    selected = pytest_junit(tmp_path, STUDENT, "-m", "task1_1")
+    selected = pytest_junit(tmp_path, copy_of_student(tmp_path), "-m", "task1_1")
     assert {task for _, task, _ in selected} == {"1.1"}
     assert sorted(name for name, _, _ in selected) == sorted(name for name, task, _ in everything if task == "1.1")
+
+
+def test_tests_refuse_a_micrograd_from_elsewhere(tmp_path: Path) -> None:
+    """With the student's package missing and the reference importable, pytest stops and names both places."""
+    folder = copy_of_student(tmp_path)
+    shutil.rmtree(folder / "micrograd")
+    result = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=folder, pythonpath=REFERENCE)
+    assert result.returncode not in (0, 1), result.stdout
+    text = result.stdout + result.stderr
+    assert str((REFERENCE / "micrograd").resolve()) in text and str(folder / "micrograd") in text, text
+
+
+# ------------------------------------------------------------------ the student-side checker
+
+
+def checker(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -S -m micrograd_check` in `folder`: no site-packages, so nothing of the kit (nor torch) is there."""
+    return run("-S", "-m", "micrograd_check", *args, cwd=folder)
+
+
+def test_checker_fails_every_task_of_the_skeleton_with_its_stub(tmp_path: Path) -> None:
+    result = checker(copy_of_student(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    headers = [f"Task {task} ({title}): " for task, title in TASKS.items()]
+    for task, header, after in zip(TASKS, headers, [*headers[1:], None]):
+        assert header in result.stdout, f"no result for Task {task}:\n{result.stdout}"
+        block = result.stdout.split(header, 1)[1]
+        block = block.split(after, 1)[0] if after else block
+        assert re.match(r"(\d+) of \1 public checks fail", block), block
+        # Its own stub, or (said so first) the stub of a task it needs.
+        assert f"not implemented yet: Task {task}:" in block or "cannot be checked until Task" in block, block
+
+
+def test_checker_passes_the_reference_and_names_foreign_imports(tmp_path: Path) -> None:
+    folder = copy_of_student(tmp_path, solved=True)
+    result = checker(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("public checks pass.") == len(TASKS)
+    engine = folder / "micrograd" / "engine.py"
+    lines = engine.read_text(encoding="utf-8").splitlines()
+    lines.insert(30, "import numpy  # noqa")
+    engine.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = checker(folder, "1.1")
+    assert result.returncode == 1
+    assert "micrograd/engine.py line 31 imports `numpy`" in result.stdout, result.stdout
+
+
+def test_checker_carries_no_hidden_check_and_no_reference() -> None:
+    shipped = "\n".join((STUDENT / "micrograd_check" / p).read_text(encoding="utf-8") for p in os.listdir(
+        STUDENT / "micrograd_check") if p.endswith((".py", ".json")))
+    assert "/hidden/" not in shipped and '"hidden": true' not in shipped
+    imports = re.findall(r"^\s*(?:from|import) (\w+)", shipped, re.MULTILINE)
+    assert set(imports) <= set(sys.stdlib_module_names) | {"micrograd_check"}, imports
+
+
+def test_demo_graph_labels_a_students_unlabelled_constants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid Neuron written `self.b + sum(...)` makes a constant leaf 0 with no label: the demo names it."""
+    from micrograd import demo
+    from micrograd.engine import Value
+
+    class SumNeuron(demo.Neuron):
+        def __call__(self, x: list[Value]) -> Value:
+            act = self.b + sum(wi * xi for wi, xi in zip(self.w, x))  # sum() starts from the int 0
+            return act.relu() if self.nonlin else act
+
+    monkeypatch.setattr(demo, "Neuron", SumNeuron)
+    out = demo.neuron_graph()
+    labels = [node.label for node in out._topo_order()]
+    assert "" not in labels and "0" in labels, labels
+
+
+def test_bundler_takes_only_what_is_used_and_refuses_foreign_imports(tmp_path: Path) -> None:
+    from builder.markers import BuildError
+    from builder.student_checks import bundle_support
+
+    pkg = tmp_path / "grader"
+    pkg.mkdir()
+    (pkg / "one.py").write_text(
+        "import math\nimport numpy\nfrom grader.two import helper\n\nUNUSED = numpy.zeros(3)\n\n\n"
+        "def wanted(x: float) -> float:\n    return helper(math.sqrt(x))\n\n\n"
+        "def foreign() -> object:\n    return numpy.ones(2)\n"
+    )
+    (pkg / "two.py").write_text(
+        "def helper(x: float) -> float:\n    return x + 1\n\n\ndef other() -> None:\n    pass\n"
+    )
+    text = bundle_support(tmp_path, {"grader.one": {"wanted"}})
+    namespace: dict[str, object] = {}
+    exec(compile(text, "support.py", "exec"), namespace)
+    assert namespace["wanted"](4.0) == 3.0  # type: ignore[operator]
+    assert "numpy" not in text and "UNUSED" not in text and "def other" not in text
+    with pytest.raises(BuildError, match="cannot ship `numpy`"):
+        bundle_support(tmp_path, {"grader.one": {"foreign"}})

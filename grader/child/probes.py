@@ -260,6 +260,8 @@ def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
                 root.backward()
         leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
         out["grad"] = [_grad(nodes[i], f"leaf {i}") for i in leaves]
+        with contextlib.suppress(ProbeError):  # optional, for feedback.html's graph: every node's grad
+            out["node_grad"] = [_grad(n, f"node {i}") for i, n in enumerate(nodes)]
     return out
 
 

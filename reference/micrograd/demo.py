@@ -56,7 +56,12 @@ def neuron_graph() -> Value:
     for node in out._topo_order():  # children first, so their labels are ready
         if not node.label:
             names = [child.label for child in node._prev]
-            node.label = f" {node._op} ".join(names) if node._op in ("+", "*") else f"{node._op}({names[0]})"
+            if not names:  # a constant your code made a Value (sum()'s start 0, say): its number
+                node.label = f"{node.data:g}"
+            elif node._op in ("+", "*"):
+                node.label = f" {node._op} ".join(names)
+            else:
+                node.label = f"{node._op}({names[0]})"
     out.label = "out"
     return out
 

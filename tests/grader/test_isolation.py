@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from grader.grading import grade_package
+from grader.intake import SubmissionError, discover, find_package, safe_unzip
 from grader.rubric import build
 from grader.samples import REFERENCE, SKELETON, build_sample_class
 from grader.sandbox import Sandbox
-from grader.intake import SubmissionError, discover, find_package, safe_unzip
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX = sum(c.points for c in build(0))
@@ -186,22 +186,129 @@ def test_kill_9_then_rerun_grades_what_is_missing(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", "--secret", "x"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(out.glob("*/results.json"))) < 2:
+    while time.monotonic() < deadline and len(list(out.glob("students/*/results.json"))) < 2:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("students/*/results.json")}
     assert 2 <= len(done_before) < 6
-    assert not list(out.glob("*/.*.tmp")) or True  # a killed write leaves at most a temp file, never a torn report
+    for report in out.glob("students/*/results.json"):  # a killed write leaves at most a temp file, never a torn report
+        assert json.loads(report.read_text())["extra_data"]["signature"]
     rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     rows = (out / "grades.csv").read_text().splitlines()[1:]
     assert sorted(r.split(",")[0] for r in rows) == [f"s{i}" for i in range(6)]
     assert all(r.endswith(f",{MAX:g},{MAX:g}") for r in rows)
     for student, mtime in done_before.items():  # finished students were not graded again
-        assert (out / student / "results.json").stat().st_mtime_ns == mtime
+        assert (out / "students" / student / "results.json").stat().st_mtime_ns == mtime
 
 
 def test_sample_class_builds_from_the_reference(tmp_path: Path) -> None:
     klass = build_sample_class(tmp_path / "c")
     assert (klass / "omar.zip").is_file() and not any((klass / "nora").iterdir())
+
+
+def test_a_forged_report_is_regraded_not_trusted(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    shutil.copytree(SKELETON, klass / "zed" / "micrograd")
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "1"]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    report = out / "students" / "zed" / "results.json"
+    data = json.loads(report.read_text())
+    data["score"] = 88
+    data["extra_data"]["result"]["checks"] = [{**c, "score": c["max_score"], "status": "passed"}
+                                              for c in data["extra_data"]["result"]["checks"]]  # fmt: skip
+    report.write_text(json.dumps(data))  # same fingerprint, forged scores, stale signature
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    row = (out / "grades.csv").read_text().splitlines()[1]
+    assert row.startswith("zed,") and row.endswith(f",0,{MAX:g}"), row
+
+
+def test_colliding_ids_are_refused_with_both_names(tmp_path: Path) -> None:
+    (tmp_path / "control").mkdir()
+    (tmp_path / "_control").mkdir()
+    (tmp_path / "grades.csv").mkdir()  # a student folder named like a class-level report
+    entries, warnings = discover(tmp_path)
+    control = [e for e in entries if e.student == "control"]
+    assert len(control) == 1 and "`_control` and `control`" in control[0].problem
+    assert any("`_control` and `control`" in w for w in warnings)
+    assert [e.student for e in entries if not e.problem] == ["grades.csv"]
+
+
+@pytest.mark.parametrize("kind", ["encrypted", "bad crc", "file and folder", "text named zip"])
+def test_every_broken_upload_gets_a_row_and_one_message(tmp_path: Path, kind: str) -> None:
+    from grader.classroom import grade_class
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    shutil.copytree(REFERENCE, klass / "good" / "micrograd")
+    bad = klass / "bad.zip"
+    if kind == "text named zip":
+        bad.write_text("my homework")
+    else:
+        with zipfile.ZipFile(bad, "w") as zf:
+            zf.writestr("micrograd/engine.py", "x = 1\n" * 100)
+            if kind == "file and folder":
+                zf.writestr("micrograd/engine.py/x.py", "y = 2\n")
+        raw = bytearray(bad.read_bytes())
+        if kind == "bad crc":
+            at = raw.find(b"x = 1")
+            raw[at] = ord("z")
+        if kind == "encrypted":
+            raw[6] |= 1  # the local header's "encrypted" flag
+            central = raw.find(b"PK\x01\x02")
+            raw[central + 8] |= 1
+        bad.write_bytes(bytes(raw))
+    results, _ = grade_class(klass, tmp_path / "out", jobs=1, secret="s", progress=False)
+    rows = {r.student: r for r in results}
+    assert rows["good"].total == rows["good"].max_score
+    assert rows["bad"].total == 0 and len(rows["bad"].notes) == 1, rows["bad"].notes
+    assert "bad.zip" in rows["bad"].notes[0]
+    feedback = (tmp_path / "out" / "students" / "bad" / "feedback.md").read_text()
+    assert feedback.count("not graded") <= 2  # one block for all checks, not one per check
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def test_a_worker_killed_mid_student_is_replaced_and_nobody_loses_a_row(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    for i in range(4):
+        shutil.copytree(REFERENCE, klass / f"s{i}" / "micrograd")
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", "--secret", "x"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    killed = False
+    while time.monotonic() < deadline and not killed:
+        # A pool worker (forked: the same command line) that has started a sandboxed child
+        # is in the middle of a student.
+        main = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        for worker in _children(proc.pid):
+            try:
+                if Path(f"/proc/{worker}/cmdline").read_bytes() == main and _children(worker):
+                    os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+                    killed = True
+                    break
+            except (OSError, ProcessLookupError):
+                continue
+        time.sleep(0.05)
+    assert killed, "no worker was seen grading"
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output
+    rows = (out / "grades.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == [f"s{i}" for i in range(4)], output
+    assert all(r.endswith(f",{MAX:g},{MAX:g}") for r in rows), rows

@@ -241,7 +241,7 @@ def test_section_3_graphs_use_only_add_and_mul_besides_the_integration_checks() 
 
 
 def test_a_broken_topological_sort_costs_section_3_2_only_its_integration_checks() -> None:
-    engine = engine_variant("                order.append(node)\n", "                pass\n")
+    engine = engine_variant("                order.append(stack.pop())\n", "                stack.pop()\n")
     failed = {cid for cid, v in grade_in_process(engine, {"3.1", "3.2"}).items() if not v.passed}
     integration = {c.id for c in build(0, tasks={"3.2"}) if c.integration}
     assert failed and failed <= {c.id for c in build(0, tasks={"3.1"})} | integration, failed

@@ -23,16 +23,16 @@ SECRET = "kit-tests"
 EXPECTED = {
     "ada": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 6, 10],  # the reference
     "ben": [0] * 15,  # the untouched skeleton
-    "chloe": [6, 5, 4, 6, 5, 5, 4, 8, 8, 12, 5, 3, 3, 6, 10],  # tanh derivative from x, not t
-    "dev": [6, 5, 4, 6, 2, 5, 4, 10, 8, 4, 7, 4, 2, 4, 4],  # = instead of += in mul
-    "emma": [6, 5, 4, 6, 5, 5, 4, 10, 8, 6, 7, 4, 2, 6, 4],  # breadth-first backward
-    "farid": [6, 5, 4, 6, 5, 2, 4, 10, 8, 10, 7, 4, 4, 4, 10],  # power rule n*x**n
-    "gia": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 4],  # no bias in parameters()
-    "hugo": [6, 5, 4, 6, 5, 5, 4, 5, 8, 12, 6, 3, 3, 4, 4],  # relu gradient inverted
+    "chloe": [6, 5, 4, 6, 5, 5, 4, 8, 8, 12, 7, 4, 4, 6, 10],  # tanh derivative from x, not t
+    "dev": [6, 5, 4, 6, 2, 5, 4, 10, 8, 4, 7, 4, 4, 6, 8],  # = instead of += in mul
+    "emma": [6, 5, 4, 6, 5, 5, 4, 10, 8, 6, 7, 4, 4, 6, 8],  # breadth-first backward
+    "farid": [6, 5, 4, 6, 5, 2, 4, 10, 8, 10, 7, 4, 4, 6, 10],  # power rule n*x**n
+    "gia": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 8],  # no bias in parameters()
+    "hugo": [6, 5, 4, 6, 5, 5, 4, 5, 8, 12, 7, 4, 4, 6, 8],  # relu gradient inverted
     "ivan": [0] * 15,  # hostile: patches abs/isclose, __eq__ always True, prints fake results
-    "jade": [6, 5, 4, 6, 5, 5, 4, 10, 0, 10, 2, 1, 2, 0, 4],  # endless loop in the topological sort
-    "kai": [0] * 15,  # syntax error in engine.py
-    "lena": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 0, 0],  # os._exit while importing nn.py
+    "jade": [6, 5, 4, 6, 5, 5, 4, 10, 0, 10, 7, 4, 4, 6, 8],  # endless loop in the topological sort
+    "kai": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 4, 4, 6, 8],  # syntax error in engine.py
+    "lena": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 8],  # os._exit while importing nn.py
     "milo": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 0, 0],  # train.py in Latin-1
     "nora": [0] * 15,  # an empty folder
     "omar": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 6, 10],  # the reference as a .zip
@@ -51,7 +51,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def results_json(out: Path, student: str) -> dict:
-    return json.loads((out / student / RESULTS).read_text())
+    return json.loads((out / "students" / student / RESULTS).read_text())
 
 
 def failing(out: Path, student: str) -> list[dict]:
@@ -99,7 +99,7 @@ def test_results_json_follows_gradescope_schema(graded: Path) -> None:
         ("kai", "1.1", ["SyntaxError", "engine.py"]),
         ("lena", "4.1", ["exited while importing", "exit code 3"]),
         ("milo", "5.1", ["not UTF-8", "train.py"]),
-        ("nora", "1.1", ["no micrograd/ package"]),
+        ("nora", "1.1", ["not graded: see the note at the top"]),
     ],
 )
 def test_feedback_names_task_operation_and_cause(graded: Path, student: str, task: str, words: list[str]) -> None:
@@ -109,7 +109,7 @@ def test_feedback_names_task_operation_and_cause(graded: Path, student: str, tas
     text = "\n".join(t["name"] + "\n" + t["output"] for t in public)
     for word in words:
         assert word in text, f"{word!r} not in {student}'s feedback for task {task}:\n{text}"
-    assert f"Task {task}" in (graded / student / FEEDBACK).read_text()
+    assert f"Task {task}" in (graded / "students" / student / FEEDBACK).read_text()
 
 
 def test_public_failure_shows_inputs_expected_and_got(graded: Path) -> None:
@@ -146,10 +146,10 @@ def test_hidden_checks_reveal_no_inputs_or_expected_values(graded: Path) -> None
 
 def test_never_all_passed_while_a_hidden_check_fails(graded: Path) -> None:
     for student in EXPECTED:
-        feedback = (graded / student / FEEDBACK).read_text()
+        feedback = (graded / "students" / student / FEEDBACK).read_text()
         if failing(graded, student):
             assert "Every check passed" not in feedback
-    assert "Every check passed" in (graded / "ada" / FEEDBACK).read_text()
+    assert "Every check passed" in (graded / "students" / "ada" / FEEDBACK).read_text()
 
 
 def test_hostile_submission_earns_nothing_and_its_prints_are_ignored(graded: Path) -> None:
@@ -166,3 +166,9 @@ def test_no_process_outlives_grading(graded: Path) -> None:
 
 def test_mutants_are_described() -> None:
     assert {m.student for m in MUTANTS} <= EXPECTED.keys() and all(m.bug for m in MUTANTS)
+
+
+def test_an_ungradable_upload_says_why_once_at_the_top(graded: Path) -> None:
+    feedback = (graded / "students" / "nora" / FEEDBACK).read_text()
+    assert feedback.count("no micrograd/engine.py and no engine.py was found; the folder is empty") == 1
+    assert feedback.count("not graded: see the note at the top") == 1  # one block for every check

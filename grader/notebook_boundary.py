@@ -1,0 +1,143 @@
+"""nbgrader's autograde inside the trust boundary.
+
+`nbgrader autograde` executes a student's notebook in a Jupyter kernel. Run as
+it is, that kernel has the instructor's rights: it could read the secret,
+rewrite gradebook.db or other students' reports. Here each autograde runs
+
+- on a throwaway copy of the course holding only what nbgrader needs for this
+  one notebook: the config, the assignment's source, this student's submission
+  and a gradebook with no other student in it;
+- inside bubblewrap: no network (the kernel talks to nbgrader over the
+  sandbox's own loopback), the runtime, the virtualenv and the kit's `grader`
+  and `reference` packages read-only, the course copy the only writable folder;
+  the real course, the reports, the secret and the class do not exist inside.
+
+The grader's process then merges the result back: the autograded notebook is
+copied into the real course and the cell scores are written into the real
+gradebook through nbgrader's API. Without bubblewrap nbgrader is not run at
+all (see `available`): the notebook's final score comes from the sandboxed
+grader either way, so nothing is lost but nbgrader's comparison column.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import Sandbox, site_dirs
+
+KIT = Path(__file__).resolve().parent.parent
+TEMPLATE_DB = "template-gradebook.db"
+_MERGE = threading.Lock()
+
+
+def available(sandbox: Sandbox) -> bool:
+    """Can notebooks be autograded inside the boundary here?"""
+    return sandbox.mode == "bwrap"
+
+
+def template_gradebook(course_root: Path, dest: Path) -> Path:
+    """A copy of the course's gradebook with its assignments and no student: what
+    each throwaway course starts from (made once per class run)."""
+    from nbgrader.api import Gradebook
+
+    path = dest / TEMPLATE_DB
+    shutil.copyfile(course_root / "gradebook.db", path)
+    with Gradebook(f"sqlite:///{path}") as gb:
+        for student in list(gb.students):
+            gb.remove_student(student.id)
+    return path
+
+
+def _command(sandbox: Sandbox, course: Path, args: list[str]) -> list[str]:
+    assert sandbox.bwrap
+    venv = Path(sys.prefix).resolve()
+    cmd = [sandbox.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    cmd += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            cmd += ["--symlink", os.readlink(target), f"/{link}"]
+        elif target.is_dir():
+            cmd += ["--ro-bind", str(target), f"/{link}"]
+    for root in sandbox.runtime_roots:
+        if not root.startswith("/usr/"):
+            cmd += ["--ro-bind", root, root]
+    if not str(venv).startswith("/usr/"):
+        cmd += ["--ro-bind", str(venv), str(venv)]
+    for d in site_dirs():  # what the kernel needs comes from the virtualenv
+        if not Path(d).resolve().is_relative_to(venv):
+            cmd += ["--tmpfs", d]
+    for package in ("grader", "reference"):
+        cmd += ["--ro-bind", str(KIT / package), f"/kit/{package}"]
+    cmd += ["--bind", str(course), "/course", "--chdir", "/course"]
+    env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": "/kit:/kit/reference",
+           "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "LC_ALL": "C.UTF-8"}  # fmt: skip
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    return [*cmd, f"{venv}/bin/python", "-m", "nbgrader", *args]
+
+
+def autograde(course_root: Path, assignment: str, student: str, sandbox: Sandbox, template: Path,
+              timeout: float) -> tuple[float, bool, str]:  # fmt: skip
+    """`nbgrader autograde` of one notebook in the boundary, merged back: (seconds, succeeded, log tail)."""
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-nbgrader-") as tmp:
+        course = Path(tmp) / "course"
+        course.mkdir()
+        shutil.copyfile(course_root / "nbgrader_config.py", course / "nbgrader_config.py")
+        shutil.copytree(course_root / "source" / assignment, course / "source" / assignment)
+        shutil.copytree(course_root / "submitted" / student / assignment, course / "submitted" / student / assignment,
+                        symlinks=False, ignore_dangling_symlinks=True)  # fmt: skip
+        shutil.copyfile(template, course / "gradebook.db")
+        args = ["autograde", assignment, f"--student={student}", "--force"]
+        try:
+            proc = subprocess.run(_command(sandbox, course, args), capture_output=True, text=True, timeout=timeout,
+                                  env={})  # fmt: skip
+            ok, log = proc.returncode == 0, proc.stderr
+        except subprocess.TimeoutExpired:
+            ok, log = False, f"nbgrader autograde took longer than {timeout:g} s and was stopped"
+        graded = course / "autograded" / student / assignment
+        ok = ok and (graded / f"{assignment}.ipynb").is_file()
+        if ok:
+            with _MERGE:  # one writer of the real gradebook at a time
+                merge_back(course, course_root, assignment, student)
+    return round(time.monotonic() - start, 2), ok, log[-2000:]
+
+
+def merge_back(course: Path, course_root: Path, assignment: str, student: str) -> None:
+    """The throwaway course's result into the real one: the autograded files, then the scores."""
+    from nbgrader.api import Gradebook
+
+    target = course_root / "autograded" / student / assignment
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(course / "autograded" / student / assignment, target, symlinks=False,
+                    ignore_dangling_symlinks=True)  # fmt: skip
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}") as scratch, \
+            Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as real:  # fmt: skip
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes from inside nbgrader's API
+        done = scratch.find_submission(assignment, student)
+        if not any(s.id == student for s in real.students):
+            real.add_student(student)
+        real.update_or_create_submission(assignment, student, timestamp=done.timestamp)
+        for notebook in done.notebooks:
+            for grade in notebook.grades:
+                mine = real.find_grade(grade.name, notebook.name, assignment, student)
+                _copy(grade, mine, ("auto_score", "manual_score", "extra_credit", "needs_manual_grade"))
+            for comment in notebook.comments:
+                mine = real.find_comment(comment.name, notebook.name, assignment, student)
+                _copy(comment, mine, ("auto_comment", "manual_comment"))
+        real.db.commit()
+
+
+def _copy(src: Any, dst: Any, fields: tuple[str, ...]) -> None:
+    for name in fields:
+        setattr(dst, name, getattr(src, name))
