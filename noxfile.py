@@ -8,6 +8,7 @@
     nox -s build            regenerate student/, the notebooks and the released assignments
     nox -s lint             ruff
     nox -s bench            the performance benchmarks
+    nox -s mutants          grade every single-line mutant of the reference; write the mutation table
     nox -s gradescope       build Gradescope's autograder zip (`-- --assignment a1_value --out a1.zip`)
 
 Virtualenvs are reused, and the kit is installed into one only when it is new or the
@@ -127,3 +128,12 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/demo_training.py")
     session.run("python", "benchmarks/hand_loop.py")
     session.run("python", "benchmarks/grading.py", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation-test the rubric: grade every mutant of the reference's solutions, write build/mutants/mutants.md.
+
+    `nox -s mutants -- --sample 20` grades a few, spread over the tasks."""
+    install_kit(session)
+    session.run("python", "-m", "grader.mutants", "--out", "build/mutants", *session.posargs)

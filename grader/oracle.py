@@ -158,7 +158,9 @@ def torch_probe(probe: dict[str, Any]) -> dict[str, Any]:
                 nodes.append(_t_op(op, *vals))
         out: dict[str, Any] = {"data": [float(n.detach()) for n in nodes]}
         if probe.get("backward"):
-            nodes[probe.get("root", -1)].backward()
+            repeat = probe.get("repeat", 1)
+            for k in range(repeat):  # leaves accumulate: twice gives exactly twice the gradient
+                nodes[probe.get("root", -1)].backward(retain_graph=k < repeat - 1)
             out["grad"] = [grad_of(t) for t in leaves]
         return out
     if kind == "local":

@@ -25,15 +25,28 @@ TRAIN_STEPS = 40
 TRAIN_POINTS = 40
 TRAIN_ACCURACY = 0.85
 
-# Which of the student's modules each group imports, and its time budget (s).
+# Each group runs in one child: the student's modules it grades, the reference's
+# modules it stands on (so a mistake in engine.py is not charged again in nn.py's
+# checks), and its time budget. "stack" holds the few integration checks that run
+# on the student's whole package.
 GROUPS: dict[str, Group] = {
     "forward": Group(student=("engine",), budget=40.0),
     "local": Group(student=("engine",), budget=40.0),
     "graph": Group(student=("engine",), budget=90.0),
-    "nn": Group(student=("engine", "nn"), budget=60.0),
-    "train": Group(student=("engine", "nn", "train"), budget=120.0),
+    "nn": Group(student=("nn",), reference=("engine",), budget=60.0),
+    "train": Group(student=("train",), reference=("engine", "nn"), budget=120.0),
+    "stack": Group(student=("engine", "nn", "train"), budget=120.0),
 }
 GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
+# The student's tasks a check stands on besides its own, so feedback can say
+# which later checks depend on which task. Section 3's graphs use + and * only;
+# nn and train run on the reference's engine (and nn); the integration checks
+# use the student's whole package.
+DEPENDS_ON = {
+    "graph": ("1.1", "2.1"),
+    "integration-graph": ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1"),
+    "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
+}
 
 OP_TEXT = {
     "add": "{} + {}",
@@ -75,10 +88,23 @@ class Check:
     judge: str
     timeout: float = 2.0  # seconds; the reference needs milliseconds
     info: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
+    """The GROUPS entry it runs in; by default its section's."""
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            self.group = GROUP_OF_SECTION[self.task.split(".")[0]]
 
     @property
-    def group(self) -> str:
-        return GROUP_OF_SECTION[self.task.split(".")[0]]
+    def integration(self) -> bool:
+        """Does it run on the student's whole stack, so an earlier task's mistake can cost it?"""
+        return self.group == "stack" or bool(self.info.get("integration"))
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The other tasks whose code this check runs (a mistake there can cost it too)."""
+        key = "integration-graph" if self.integration and self.group == "graph" else self.group
+        return tuple(t for t in DEPENDS_ON.get(key, ()) if t != self.task)
 
     @property
     def walks_graph(self) -> bool:
@@ -118,7 +144,8 @@ def leaf_values(program: list[list[Any]]) -> str:
 
 
 def seed_program(a: float, b: float, act: str) -> list[list[Any]]:
-    """The seed documents' expression (a=-4, b=2 gives g=24.7041 with relu)."""
+    """The seed documents' expression (a=-4, b=2 gives g=24.7041 with relu), with
+    `10.0 / f` written `10.0 * f**-1`: a missing __rtruediv__ is Task 1.2's, not 3.2's."""
     c1 = {"c": 1.0}
     return [
         ["leaf", a], ["leaf", b],                                  # 0 a, 1 b
@@ -128,7 +155,8 @@ def seed_program(a: float, b: float, act: str) -> list[list[Any]]:
         ["add", c1, 7], ["neg", 0], ["add", 8, 9], ["add", 7, 10], # 11 c += 1 + c + (-a)
         ["mul", 5, {"c": 2.0}], ["add", 1, 0], [act, 13], ["add", 12, 14], ["add", 5, 15],  # 16 d += d*2 + act(b+a)
         ["mul", {"c": 3.0}, 16], ["sub", 1, 0], [act, 18], ["add", 17, 19], ["add", 16, 20],  # 21 d += 3*d + act(b-a)
-        ["sub", 11, 21], ["pow", 22, {"c": 2}], ["div", 23, {"c": 2.0}], ["div", {"c": 10.0}, 23], ["add", 24, 25],
+        ["sub", 11, 21], ["pow", 22, {"c": 2}], ["div", 23, {"c": 2.0}],           # 24 g = f / 2.0
+        ["pow", 23, {"c": -1}], ["mul", {"c": 10.0}, 25], ["add", 24, 26],    # 27 g += 10.0 * f**-1
     ]  # fmt: skip
 
 
@@ -184,6 +212,10 @@ def forward_checks(rng: random.Random) -> list[Check]:
         probe = {"kind": "expr", "program": program, "backward": False}
         checks.append(Check(cid, task, title, 1.0, hidden, probe, "expr_forward"))
 
+    def structure(task: str, title: str, cases: list[tuple[str, list[float], list[Any]]]) -> None:
+        probe = {"kind": "structure", "cases": [{"op": op, "inputs": xs, "args": args} for op, xs, args in cases]}
+        checks.append(Check(f"{task}/public/structure", task, title, 1.0, False, probe, "structure"))
+
     def binary(op: str, a: float, b: Any) -> list[list[Any]]:
         if isinstance(b, dict):
             return [["leaf", a], [op, 0, b]]
@@ -200,6 +232,9 @@ def forward_checks(rng: random.Random) -> list[Check]:
     add("1.1", "constants on either side, other inputs",
         [["leaf", _signed(rng, 0.1, 5)], ["add", {"c": c}, 0], ["mul", 0, {"c": c}], ["sub", {"c": c}, 0]], True)  # fmt: skip
 
+    structure("1.1", "the graph of a + b and a * b: children (a, b) in order in _prev, and the _op label",
+              [("add", [2.0, -3.0], [0, 1]), ("mul", [2.0, -3.0], [0, 1])])  # fmt: skip
+
     add("1.2", "a ** 3 with a negative base", binary("pow", -2.0, {"c": 3}), False)
     add("1.2", "a ** -2 and a ** 0.5", [["leaf", 2.25], ["pow", 0, {"c": -2}], ["pow", 0, {"c": 0.5}]], False)
     add("1.2", "a / b and 2 / a", [["leaf", 3.0], ["leaf", -4.0], ["div", 0, 1], ["div", {"c": 2.0}, 0]], False)
@@ -208,15 +243,25 @@ def forward_checks(rng: random.Random) -> list[Check]:
         [["leaf", _signed(rng, 0.5, 3)], ["leaf", _signed(rng, 0.5, 3)], ["pow", 0, {"c": n}],
          ["div", 0, 1], ["div", {"c": _signed(rng, 1, 5)}, 1]], True)  # fmt: skip
 
+    structure("1.2", "the graph of a ** 3 and a / b: one node each, children in order, the _op label",
+              [("pow", [1.5], [0, {"c": 3}]), ("div", [3.0, -4.0], [0, 1])])  # fmt: skip
+
     add("1.3", "a.exp()", [["leaf", 0.5], ["exp", 0]], False)
     add("1.3", "a.log()", [["leaf", 2.5], ["log", 0]], False)
     add("1.3", "exp and log on other inputs",
         [["leaf", _signed(rng, 0.1, 3)], ["leaf", _uniform(rng, 0.1, 20)], ["exp", 0], ["log", 1]], True)  # fmt: skip
 
+    structure("1.3", "the graph of a.exp() and a.log(): child a in _prev, the _op label",
+              [("exp", [0.5], [0]), ("log", [2.5], [0])])  # fmt: skip
+
     add("1.4", "a.tanh()", [["leaf", 0.7], ["tanh", 0]], False)
-    add("1.4", "a.sigmoid()", [["leaf", -1.2], ["sigmoid", 0]], False)
-    add("1.4", "a.relu() at 3.0, -2.0 and exactly 0.0",
-        [["leaf", 3.0], ["leaf", -2.0], ["leaf", 0.0], ["relu", 0], ["relu", 1], ["relu", 2]], False)  # fmt: skip
+    add("1.4", "a.sigmoid() at 1.2 and -1.2", [["leaf", 1.2], ["leaf", -1.2], ["sigmoid", 0], ["sigmoid", 1]], False)
+    add("1.4", "a.sigmoid() at 800 and -800 (no overflow)",
+        [["leaf", 800.0], ["leaf", -800.0], ["sigmoid", 0], ["sigmoid", 1]], False)  # fmt: skip
+    add("1.4", "a.relu() at 0.5, -0.5 and exactly 0.0",
+        [["leaf", 0.5], ["leaf", -0.5], ["leaf", 0.0], ["relu", 0], ["relu", 1], ["relu", 2]], False)  # fmt: skip
+    structure("1.4", "the graph of tanh, sigmoid and relu: one node each with child a, the _op label",
+              [("tanh", [0.7], [0]), ("sigmoid", [-1.2], [0]), ("relu", [0.5], [0])])  # fmt: skip
     x = _signed(rng, 0.1, 3)
     add("1.4", "tanh, sigmoid and relu on other inputs",
         [["leaf", x], ["leaf", -x], ["tanh", 0], ["sigmoid", 1], ["relu", 0], ["relu", 1]], True)  # fmt: skip
@@ -234,9 +279,9 @@ LOCAL_PUBLIC: list[tuple[str, str, list[Case]]] = [
     ("2.3", "exp", [([0.5], [0], 0.5, [0.25])]),
     ("2.3", "log", [([2.5], [0], 0.5, [0.25])]),
     ("2.4", "tanh", [([0.7], [0], 0.5, [0.25])]),
-    ("2.4", "sigmoid", [([-1.2], [0], 0.5, [0.25])]),
-    # One check for all three sides of relu: doing nothing is right for x <= 0.
-    ("2.4", "relu", [([3.0], [0], 0.5, [0.25]), ([-2.0], [0], 0.5, [0.25]), ([0.0], [0], 0.5, [0.25])]),
+    ("2.4", "sigmoid", [([1.2], [0], 0.5, [0.25]), ([-1.2], [0], 0.5, [0.25])]),
+    # One check for all three sides of relu, a point each: doing nothing is right for x <= 0.
+    ("2.4", "relu", [([0.5], [0], 0.5, [0.25]), ([-0.5], [0], 0.5, [0.25]), ([0.0], [0], 0.5, [0.25])]),
 ]
 
 
@@ -268,7 +313,8 @@ def local_checks(rng: random.Random) -> list[Check]:
         title = f"local derivative of {expr}" + (" (a node used twice)" if args == [0, 0] else "")
         if len(cases) > 1:
             title = f"local derivative of {op} for x > 0, x < 0" + (" and x = 0" if len(cases) > 2 else "")
-        if is_hidden:  # a hidden check's title never carries its inputs (a ** 1.5 would give one away)
+        if is_hidden:  # fixed text: a hidden title never carries an input (a ** 1.5 would give one away)
+            expr = f"{OP_NAME[op]} on hidden inputs"
             title = f"local derivative of {OP_NAME[op]} on other inputs"
         cid = f"{task}/{'hidden' if is_hidden else 'public'}/{op}-{n}"
         checks.append(Check(cid, task, title, float(len(cases)), is_hidden, probe, "local", info={"expr": expr}))
@@ -276,41 +322,61 @@ def local_checks(rng: random.Random) -> list[Check]:
 
 
 def graph_checks(rng: random.Random) -> list[Check]:
-    diamond = [["leaf", 2.0], ["leaf", -3.0], ["mul", 0, 1], ["add", 0, 2], ["mul", 2, 3], ["tanh", 4], ["add", 5, 3]]
-    three = [["leaf", 0.5], ["mul", 0, {"c": 2.0}], ["exp", 0], ["mul", 0, 0], ["add", 1, 2], ["add", 4, 3]]
-    consts = [["leaf", 1.5], ["leaf", -0.5], ["add", {"c": 2.0}, 0], ["mul", 1, {"c": 3.0}], ["sub", {"c": 1.0}, 2],
-              ["div", {"c": 2.0}, 0], ["mul", 4, 3], ["add", 6, 5]]  # fmt: skip
+    # Section 3 grades the walk, not the ops: its graphs use only + and * (Task 1.1,
+    # 2.1), so a missing sigmoid or __rtruediv__ is charged in its own task. The
+    # seed expressions are the integration checks: they use every op.
+    diamond = [["leaf", 2.0], ["leaf", -3.0], ["mul", 0, 1], ["add", 0, 2], ["mul", 2, 3], ["mul", 4, {"c": 0.5}],
+               ["add", 5, 3]]  # fmt: skip
+    three = [["leaf", 0.5], ["mul", 0, {"c": 2.0}], ["mul", 0, {"c": -1.5}], ["mul", 0, 0], ["add", 1, 2], ["add", 4, 3]]
+    consts = [["leaf", 1.5], ["leaf", -0.5], ["add", {"c": 2.0}, 0], ["mul", 1, {"c": 3.0}], ["add", 2, {"c": 1.0}],
+              ["mul", {"c": 2.0}, 0], ["mul", 4, 3], ["add", 6, 5]]  # fmt: skip
     a, b = _signed(rng, 0.5, 4), _signed(rng, 0.5, 4)
     if abs(a + b) < 0.3 or abs(a - b) < 0.3:
         b += 1.0
-    random_ops = ("add", "mul", "tanh", "sigmoid", "relu", "const")
+    random_ops = ("add", "mul", "const")
 
-    def expr(cid: str, task: str, title: str, program: list[list[Any]], hidden: bool, pts: float = 1.0) -> Check:
-        probe = {"kind": "expr", "program": program, "backward": True}
-        return Check(cid, task, title, pts, hidden, probe, "expr_backward")
+    def expr(cid: str, task: str, title: str, program: list[list[Any]], hidden: bool, pts: float = 1.0,
+             repeat: int = 1, integration: bool = False) -> Check:  # fmt: skip
+        probe: dict[str, Any] = {"kind": "expr", "program": program, "backward": True}
+        if repeat > 1:
+            probe["repeat"] = repeat
+        if not integration:  # backward() on the probe's topological order: 3.1 is graded in 3.1
+            probe["own_topo"] = True
+        info = {"integration": True} if integration else {}
+        return Check(cid, task, title, pts, hidden, probe, "expr_backward", info=info)
 
     def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
         probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
-        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0)
+        if not topo:
+            probe["own_topo"] = True
+        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0, group="local" if topo else "")
 
+    # Task 3.1's checks run last in the "local" child: a sort that loops there cannot
+    # use up the restarts of the child that grades backward() on the probe's own order.
     def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
-        return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo")
+        return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo", group="local")
 
-    return [
+    checks = [
         topo("3.1/public/diamond", "topological order of a diamond with reuse", diamond, False),
         topo("3.1/public/three", "topological order: a node feeding three others", three, False),
         chain("3.1/public/chain", "3.1", "topological order of a 10,000-op chain (no recursion limit)", True, False),
         topo("3.1/hidden/random", "topological order of a random graph", random_program(rng, 3, 14, random_ops), True),
-        expr("3.2/public/seed-relu", "3.2", "the seed expression (relu), a = -4, b = 2", seed_program(-4.0, 2.0, "relu"), False, 2.0),
+        expr("3.2/public/seed-relu", "3.2", "the seed expression (relu), a = -4, b = 2 (integration: every op of sections 1-2)",
+             seed_program(-4.0, 2.0, "relu"), False, 2.0, integration=True),
         expr("3.2/public/diamond", "3.2", "a diamond: gradients from two paths add up", diamond, False),
+        expr("3.2/public/twice", "3.2", "backward() twice: each leaf gets exactly twice the gradient", diamond, False,
+             repeat=2),
         expr("3.2/public/three", "3.2", "a node feeding three others", three, False),
         expr("3.2/public/constants", "3.2", "constants on either side of every operator", consts, False),
         chain("3.2/public/chain", "3.2", "backward through a 10,000-op chain", False, False),
-        expr("3.2/hidden/seed-tanh", "3.2", "the seed expression (tanh) on other inputs", seed_program(a, b, "tanh"), True, 2.0),
+        expr("3.2/hidden/seed-tanh", "3.2", "the seed expression (tanh) on other inputs (integration)",
+             seed_program(a, b, "tanh"), True, 2.0, integration=True),
         expr("3.2/hidden/random-1", "3.2", "a random graph", random_program(rng, 3, 12, random_ops), True),
         expr("3.2/hidden/random-2", "3.2", "a random graph with heavy reuse", random_program(rng, 2, 16, random_ops), True),
         chain("3.2/hidden/chain", "3.2", "backward through a long chain", False, True, round(rng.uniform(0.9995, 1.0002), 6)),
     ]  # fmt: skip
+    # The integration checks (the student's own sort and every op) last: if they loop, nothing else is lost.
+    return [c for c in checks if not c.integration] + [c for c in checks if c.integration]
 
 
 def _weights(rng: random.Random, n: int) -> list[float]:
@@ -327,15 +393,25 @@ def nn_checks(rng: random.Random) -> list[Check]:
             from grader.oracle import _layer_sizes  # the parameter count of this shape
 
             count = sum((nin + 1) * n for nin, n, _ in _layer_sizes(probe))
-            probe |= {"weights": _weights(r, count), "x": _weights(r, args[0]), "backward": True,
+            weights, x = _weights(r, count), _weights(r, args[0])
+            if kind == "neuron" and sum(w * v for w, v in zip(weights, x)) + weights[-1] <= 0:
+                # A live neuron: a dead relu's answer (all zeros) proves nothing.
+                x = [abs(v) if w >= 0 else -abs(v) for w, v in zip(weights, x)]
+                weights[-1] = abs(weights[-1])
+            probe |= {"weights": weights, "x": x, "backward": True,
                       "coef": [round(r.uniform(0.5, 1.5), 3) for _ in range(nout)], "zero_grad": zero_grad}  # fmt: skip
-        judge = "module" if forward else "count"
+        judge = "zero_grad" if zero_grad else "module" if forward else "count"
         return Check(cid, task, title, 1.0, hidden, probe, judge, timeout=3.0)
+
+    init = {"kind": "module", "module": "neuron", "args": [3], "kwargs": {}, "seed": 1}
 
     return [
         module("4.1/public/count", "4.1", "Neuron(3) has 4 parameters (3 weights, 1 bias)", "neuron", [3], {}, False, fixed, forward=False),
         module("4.1/public/relu", "4.1", "Neuron(3) output and gradients", "neuron", [3], {}, False, fixed),
+        Check("4.1/public/init", "4.1", "Neuron(3) after random.seed(1): weights from random.uniform(-1, 1), bias 0",
+              1.0, False, init, "init", timeout=3.0),
         module("4.1/public/linear", "4.1", "Neuron(2, nonlin=False)", "neuron", [2], {"nonlin": False}, False, fixed),
+        module("4.1/public/tanh", "4.1", "Neuron(3, activation='tanh')", "neuron", [3], {"activation": "tanh"}, False, fixed),
         module("4.1/public/zero_grad", "4.1", "zero_grad() resets every parameter's grad", "neuron", [3], {}, False, fixed, zero_grad=True),
         module("4.1/hidden/tanh", "4.1", "a tanh neuron on other weights", "neuron", [4], {"activation": "tanh"}, True, rng),
         module("4.2/public/count", "4.2", "Layer(3, 2) has 8 parameters", "layer", [3, 2], {}, False, fixed, forward=False),
@@ -363,6 +439,10 @@ def train_checks(rng: random.Random) -> list[Check]:
     fixed = random.Random(11)
     scores = [0.8, -1.5, 0.2, 2.5, -0.3]
     ys = [1.0, -1.0, -1.0, 1.0, 1.0]
+    # Scores on both sides of 0 and of ±1, one exactly 0 (not positive), one wrong:
+    # a threshold off by one or a flipped comparison changes the answer (7/8).
+    acc_scores = [0.8, -1.5, 0.2, 2.5, -0.3, 0.0, 0.5, -0.7]
+    acc_ys = [1.0, -1.0, 1.0, -1.0, -1.0, -1.0, 1.0, -1.0]
 
     def loss(cid: str, title: str, fn: str, values: list[float], targets: list[float], hidden: bool) -> Check:
         probe = {"kind": "loss", "fn": fn, "values": values, "ys": targets, "alpha": 0.01}
@@ -375,10 +455,12 @@ def train_checks(rng: random.Random) -> list[Check]:
     shape = {"args": [2, [8, 8, 1]], "kwargs": {}}
     n = 3 * 8 + 9 * 8 + 9
 
-    def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float) -> Check:  # fmt: skip
+    def train(cid: str, title: str, data: tuple[Any, Any], r: random.Random, steps: int, judge: str, hidden: bool, pts: float, group: str = "") -> Check:  # fmt: skip
         probe = {"kind": "train", **shape, "weights": _weights(r, n), "X": data[0], "y": data[1],
                  "steps": steps, "alpha": 1e-4}  # fmt: skip
-        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=8.0 if steps < 10 else 15.0)
+        if judge == "trajectory":  # the schedule and the SGD step on the demo's loss; 5.1 is graded in 5.1
+            probe["own_loss"] = True
+        return Check(cid, "5.2", title, pts, hidden, probe, judge, timeout=8.0 if steps < 10 else 15.0, group=group)
 
     return [
         loss("5.1/public/svm", "svm_loss on five points", "svm_loss", scores, ys, False),
@@ -391,14 +473,17 @@ def train_checks(rng: random.Random) -> list[Check]:
               {"kind": "call", "fn": "learning_rate", "args": [[0, 100], [10, 100], [50, 100], [99, 100]]}, "call"),
         Check("5.2/public/sgd", "5.2", "sgd_step moves each parameter against its gradient", 1.0, False,
               {"kind": "call", "fn": "sgd_step", "params": [[0.5, 0.2], [-1.0, -0.4], [2.0, 0.0]], "lr": 0.1}, "call"),
-        Check("5.2/public/accuracy", "5.2", "accuracy of five scores", 1.0, False,
-              {"kind": "call", "fn": "accuracy", "scores": scores, "ys": ys}, "call"),
+        Check("5.2/public/accuracy", "5.2", "accuracy of eight scores (one exactly 0)", 1.0, False,
+              {"kind": "call", "fn": "accuracy", "scores": acc_scores, "ys": acc_ys}, "call"),
+        Check("5.2/public/accuracy-floats", "5.2", "accuracy of plain float scores", 1.0, False,
+              {"kind": "call", "fn": "accuracy", "scores": acc_scores, "ys": acc_ys, "plain": True}, "call"),
         train("5.2/public/trajectory", f"{TRAJECTORY_STEPS} SGD steps follow the reference's loss trajectory",
               (X, y), fixed, TRAJECTORY_STEPS, "trajectory", False, 2.0),
         train("5.2/hidden/trajectory", "the loss trajectory on other data and weights",
               (hX, hy2), rng, TRAJECTORY_STEPS, "trajectory", True, 2.0),
-        train("5.2/public/fit", f"{TRAIN_STEPS} steps on {TRAIN_POINTS} moons reach {TRAIN_ACCURACY:.0%} accuracy",
-              (X, y), random.Random(5), TRAIN_STEPS, "fit", False, 2.0),
+        train("5.2/public/fit", f"{TRAIN_STEPS} steps on {TRAIN_POINTS} moons reach {TRAIN_ACCURACY:.0%} accuracy "
+              "(integration: your engine, nn and train together)", (X, y), random.Random(5), TRAIN_STEPS, "fit", False,
+              2.0, group="stack"),
     ]  # fmt: skip
 
 

@@ -371,7 +371,8 @@ def test_sample_class_scores(graded_class) -> None:
         assert scores["2.1"][0] < scores["2.1"][1], student
         assert all(s == m for t, (s, m) in scores.items() if t != "2.1"), (student, scores)
     loop = results["s03_infinite_loop"].task_scores
-    assert loop["3.1"][0] == 0 and loop["3.2"][0] == 0
+    # 3.2 keeps its checks run on the probe's own order; it loses only its integration checks
+    assert loop["3.1"][0] == 0 and loop["3.2"][0] < loop["3.2"][1]
     assert results["s05_invalid_json"].total == 0
 
 

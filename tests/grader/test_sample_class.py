@@ -21,21 +21,21 @@ SECRET = "kit-tests"
 
 # Per task: 1.1 1.2 1.3 1.4 | 2.1 2.2 2.3 2.4 | 3.1 3.2 | 4.1 4.2 4.3 | 5.1 5.2
 EXPECTED = {
-    "ada": [5, 4, 3, 4, 5, 5, 4, 9, 8, 13, 5, 4, 4, 6, 9],  # the reference
+    "ada": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 6, 10],  # the reference
     "ben": [0] * 15,  # the untouched skeleton
-    "chloe": [5, 4, 3, 4, 5, 5, 4, 7, 8, 8, 4, 3, 3, 6, 9],  # tanh derivative from x, not t
-    "dev": [5, 4, 3, 4, 2, 5, 4, 9, 8, 6, 5, 4, 2, 4, 3],  # = instead of += in mul
-    "emma": [5, 4, 3, 4, 5, 5, 4, 9, 8, 6, 5, 4, 2, 6, 3],  # breadth-first backward
-    "farid": [5, 4, 3, 4, 5, 2, 4, 9, 8, 9, 5, 4, 4, 4, 9],  # power rule n*x**n
-    "gia": [5, 4, 3, 4, 5, 5, 4, 9, 8, 13, 0, 0, 0, 6, 3],  # no bias in parameters()
-    "hugo": [5, 4, 3, 4, 5, 5, 4, 4, 8, 9, 3, 3, 3, 4, 3],  # relu gradient inverted
+    "chloe": [6, 5, 4, 6, 5, 5, 4, 8, 8, 12, 7, 4, 4, 6, 10],  # tanh derivative from x, not t
+    "dev": [6, 5, 4, 6, 2, 5, 4, 10, 8, 4, 7, 4, 4, 6, 8],  # = instead of += in mul
+    "emma": [6, 5, 4, 6, 5, 5, 4, 10, 8, 6, 7, 4, 4, 6, 8],  # breadth-first backward
+    "farid": [6, 5, 4, 6, 5, 2, 4, 10, 8, 10, 7, 4, 4, 6, 10],  # power rule n*x**n
+    "gia": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 8],  # no bias in parameters()
+    "hugo": [6, 5, 4, 6, 5, 5, 4, 5, 8, 12, 7, 4, 4, 6, 8],  # relu gradient inverted
     "ivan": [0] * 15,  # hostile: patches abs/isclose, __eq__ always True, prints fake results
-    "jade": [5, 4, 3, 4, 5, 5, 4, 9, 0, 0, 1, 1, 2, 0, 3],  # endless loop in the topological sort
-    "kai": [0] * 15,  # syntax error in engine.py
-    "lena": [5, 4, 3, 4, 5, 5, 4, 9, 8, 13, 0, 0, 0, 0, 0],  # os._exit while importing nn.py
-    "milo": [5, 4, 3, 4, 5, 5, 4, 9, 8, 13, 5, 4, 4, 0, 0],  # train.py in Latin-1
+    "jade": [6, 5, 4, 6, 5, 5, 4, 10, 0, 10, 7, 4, 4, 6, 8],  # endless loop in the topological sort
+    "kai": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 4, 4, 6, 8],  # syntax error in engine.py
+    "lena": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 0, 0, 0, 6, 8],  # os._exit while importing nn.py
+    "milo": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 0, 0],  # train.py in Latin-1
     "nora": [0] * 15,  # an empty folder
-    "omar": [5, 4, 3, 4, 5, 5, 4, 9, 8, 13, 5, 4, 4, 6, 9],  # the reference as a .zip
+    "omar": [6, 5, 4, 6, 5, 5, 4, 10, 8, 14, 7, 4, 4, 6, 10],  # the reference as a .zip
 }
 MAX = sum(EXPECTED["ada"])
 
