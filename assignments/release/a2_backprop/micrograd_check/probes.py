@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import operator
-from collections.abc import Callable, Mapping
+import random
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 # Each name a probe may use, and where the student's package defines it.
@@ -50,6 +53,24 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "tanh": lambda v: v.tanh(),
     "sigmoid": lambda v: v.sigmoid(),
     "relu": lambda v: v.relu(),
+}
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+# Each op's exact forward value, so the local-derivative probe can hand a rule the right out.data.
+EXACT: dict[str, Callable[..., float]] = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "pow": lambda a, n: a**n,
+    "div": lambda a, b: a / b,
+    "exp": math.exp,
+    "log": math.log,
+    "tanh": math.tanh,
+    "sigmoid": _sigmoid,
+    "relu": lambda a: a if a > 0 else 0.0,
 }
 
 
@@ -92,45 +113,152 @@ def _grad(v: object, what: str) -> float:
     return as_float(getattr(v, "grad", None), f"{what}.grad")
 
 
+# Where a node keeps its inputs: `_prev` as the tasks ask, then names other
+# implementations use. The structure checks say which one was found.
+CHILDREN_NAMES = ("_prev", "_children", "prev", "children", "_parents", "parents", "_inputs", "inputs")
+
+
+def children_name(v: object) -> str | None:
+    """The attribute that holds `v`'s inputs, or None."""
+    for name in CHILDREN_NAMES:
+        found = getattr(v, name, None)
+        if isinstance(found, (tuple, list, set, frozenset)):
+            return name
+    return None
+
+
+def children_of(v: object) -> list[Any]:
+    name = children_name(v)
+    return list(getattr(v, name)) if name else []
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """An exception as data, located in the innermost frame outside the probes."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith("probes.py")]
+    where = None
+    if frames:
+        f = frames[-1]
+        parts = f.filename.replace("\\", "/").split("/")
+        where = {"file": "/".join(parts[-2:]), "line": f.lineno, "function": f.name}
+    return {"type": type(exc).__name__, "message": str(exc)[:300], "where": where}
+
+
 # ----------------------------------------------------------------- expressions
 
 
-def build_program(api: Api, program: list[list[Any]]) -> list[Any]:
+class _Failed(Exception):
+    """An input of this node failed to compute."""
+
+
+def _apply(api: Api, op: str, args: list[Any]) -> Any:
+    if op == "leaf":
+        return api.Value(args[0])
+    if op in BINARY:
+        return BINARY[op](args[0], args[1])
+    if op in UNARY:
+        return UNARY[op](args[0])
+    raise ValueError(f"unknown op {op!r} in probe")
+
+
+def build_program(
+    api: Api, program: list[list[Any]], errors: dict[int, dict[str, Any]] | None = None
+) -> list[Any]:
     """Evaluate a program: ["leaf", x] makes a Value; [op, a, b] applies an op to
     earlier nodes (ints) or constants ({"c": number}), in the order written, so
-    `[add, {"c": 2}, 0]` runs `2 + node0` (the reflected operator)."""
+    `[add, {"c": 2}, 0]` runs `2 + node0` (the reflected operator).
+
+    With `errors`, a node that raises is recorded there (and every node that
+    uses it is skipped) instead of ending the program: each node is its own case."""
     nodes: list[Any] = []
-
-    def operand(ref: Any) -> Any:
-        return ref["c"] if isinstance(ref, dict) else nodes[ref]
-
-    for instr in program:
-        op, *args = instr
-        if op == "leaf":
-            nodes.append(api.Value(args[0]))
-        elif op in BINARY:
-            nodes.append(BINARY[op](operand(args[0]), operand(args[1])))
-        elif op in UNARY:
-            nodes.append(UNARY[op](operand(args[0])))
-        else:
-            raise ValueError(f"unknown op {op!r} in probe")
+    for i, (op, *refs) in enumerate(program):
+        args = [ref["c"] if isinstance(ref, dict) else nodes[ref] for ref in refs] if op != "leaf" else refs
+        if errors is None:
+            nodes.append(_apply(api, op, args))
+            continue
+        failed = [r for r in refs if isinstance(r, int) and r in errors] if op != "leaf" else []
+        if failed:
+            nodes.append(None)
+            errors[i] = {"type": "skipped", "message": f"uses node {failed[0]}, which failed", "where": None}
+            continue
+        try:
+            nodes.append(_apply(api, op, args))
+        except Exception as exc:  # this node's op is broken; the other nodes still count
+            nodes.append(None)
+            errors[i] = error_info(exc)
     return nodes
 
 
+def topo_order(root: Any) -> list[Any]:
+    """The probe's own topological order (children first), iterative."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children_of(node) if id(c) not in seen)
+    return order
+
+
+@contextlib.contextmanager
+def own_topo_order(value_class: type, active: bool) -> Iterator[None]:
+    """While active, `Value._topo_order` is the probe's: a backward() that calls
+    it is graded on a correct order, so a Task 3.1 mistake is not charged again
+    in 3.2 (a backward() that sorts by itself is graded as it is)."""
+    if not active:
+        yield
+        return
+    had = "_topo_order" in value_class.__dict__
+    saved = value_class.__dict__.get("_topo_order")
+    value_class._topo_order = topo_order
+    try:
+        yield
+    finally:
+        if had:
+            value_class._topo_order = saved
+        else:
+            del value_class._topo_order
+
+
 def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """Forward values of every node; with `backward`, the leaves' grads after
+    root.backward() (`repeat` times: a second call must double them exactly)."""
     program = probe["program"]
-    nodes = build_program(api, program)
-    out: dict[str, Any] = {"data": [_data(n, f"node {i}") for i, n in enumerate(nodes)]}
+    per_node = not probe.get("backward")
+    errors: dict[int, dict[str, Any]] | None = {} if per_node else None
+    nodes = build_program(api, program, errors)
+    out: dict[str, Any] = {}
+    if errors:
+        out["errors"] = {str(i): e for i, e in errors.items()}
+    data: list[float | None] = []
+    for i, n in enumerate(nodes):
+        if n is None:
+            data.append(None)
+            continue
+        try:
+            data.append(_data(n, f"node {i}"))
+        except ProbeError as exc:
+            if errors is None:
+                raise
+            data.append(None)
+            out.setdefault("errors", {})[str(i)] = error_info(exc)
+    out["data"] = data
     # Which of the probe's own nodes each op node lists as a child (-1: a node
     # the op made itself, such as a wrapped constant).
-    index = {id(n): i for i, n in enumerate(nodes)}
+    index = {id(n): i for i, n in enumerate(nodes) if n is not None}
     out["children"] = [
-        sorted(index.get(id(c), -1) for c in getattr(n, "_prev", ())) if instr[0] != "leaf" else []
+        sorted(index.get(id(c), -1) for c in children_of(n)) if instr[0] != "leaf" and n is not None else []
         for n, instr in zip(nodes, program)
     ]
     if probe.get("backward"):
         root = nodes[probe.get("root", -1)]
-        root.backward()
+        with own_topo_order(type(root), bool(probe.get("own_topo"))):
+            for _ in range(probe.get("repeat", 1)):
+                root.backward()
         leaves = [i for i, instr in enumerate(program) if instr[0] == "leaf"]
         out["grad"] = [_grad(nodes[i], f"leaf {i}") for i in leaves]
         with contextlib.suppress(ProbeError):  # optional, for feedback.html's graph: every node's grad
@@ -138,24 +266,81 @@ def probe_expr(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def probe_structure(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
+    """What one op builds: the result's `_op` label and its children in order
+    (an input's index, or -1 with its data for a node the op made itself).
+    Each case on its own: an op that raises costs only its case."""
+    results: list[dict[str, Any]] = []
+    for case in probe["cases"]:
+        try:
+            leaves = [api.Value(x) for x in case["inputs"]]
+            args = [leaves[i] if isinstance(i, int) else i["c"] for i in case["args"]]
+            out = _apply(api, case["op"], args)
+            name = children_name(out)
+            kids = children_of(out)
+            index = {id(v): i for i, v in enumerate(leaves)}
+            results.append({
+                "op_label": str(getattr(out, "_op", None)),
+                "attr": name,
+                "children": [index.get(id(c), -1) for c in kids],
+                "children_data": [as_float(getattr(c, "data", None), "child.data") for c in kids],
+            })
+        except Exception as exc:
+            results.append({"error": error_info(exc)})
+    return {"cases": results}
+
+
+def _rules_down_to(out: Any, inputs: list[Any]) -> None:
+    """Call every rule between `out` and the inputs once, from `out` down, in the
+    probe's own topological order: one rule for a primitive op, several for an
+    op built from others (a / b as a * b**-1). The student's backward() and
+    topological sort are not used, so they cannot spoil these checks."""
+    stop = {id(v) for v in inputs}
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(out, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if id(node) not in stop:
+            stack.extend((c, False) for c in children_of(node) if id(c) not in seen)
+    for node in reversed(order):
+        if id(node) in stop:
+            continue
+        backward = getattr(node, "_backward", None)
+        if node is out and not callable(backward):
+            raise ProbeError("the result has no callable _backward")
+        if callable(backward):
+            backward()
+
+
 def probe_local(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     """One op's backward rule on its own, for each case: grads start at `pre`,
-    out.grad is `upstream`, and only `out._backward()` runs (not backward()), so
-    a broken topological sort cannot spoil the local-derivative checks."""
-    results = []
+    out.grad is `upstream`, and only the rules between out and the inputs run
+    (not backward()). Each case on its own: one that raises costs only itself."""
+    results: list[dict[str, Any]] = []
     for case in probe["cases"]:
-        leaves = [api.Value(x) for x in case["inputs"]]
-        for leaf, g in zip(leaves, case["pre"]):
-            leaf.grad = g
-        args = [leaves[i] if isinstance(i, int) else i["c"] for i in case["args"]]
-        op = probe["op"]
-        out = BINARY[op](*args) if op in BINARY else UNARY[op](*args)
-        out.grad = case["upstream"]
-        backward = getattr(out, "_backward", None)
-        if not callable(backward):
-            raise ProbeError("the result has no callable _backward")
-        backward()
-        results.append({"data": _data(out, "out"), "grad": [_grad(v, f"input {i}") for i, v in enumerate(leaves)]})
+        try:
+            leaves = [api.Value(x) for x in case["inputs"]]
+            for leaf, g in zip(leaves, case["pre"]):
+                leaf.grad = g
+            args = [leaves[i] if isinstance(i, int) else i["c"] for i in case["args"]]
+            out = _apply(api, probe["op"], args)
+            # The forward value is Task 1.x's: the rule is judged on the exact one,
+            # so a wrong forward value is not charged again here.
+            exact = EXACT[probe["op"]](*[a.data if hasattr(a, "data") else float(a) for a in args])
+            out.data = exact
+            out.grad = case["upstream"]
+            _rules_down_to(out, leaves)
+            results.append({"data": _data(out, "out"), "grad": [_grad(v, f"input {i}") for i, v in enumerate(leaves)]})
+        except Exception as exc:
+            results.append({"error": error_info(exc)})
     return {"cases": results}
 
 
@@ -179,7 +364,8 @@ def probe_chain(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     if probe.get("topo"):
         out["length"] = len(y._topo_order())
     else:
-        y.backward()
+        with own_topo_order(type(y), bool(probe.get("own_topo"))):
+            y.backward()
         out["grad"] = _grad(x, "start of chain")
     return out
 
@@ -203,9 +389,14 @@ def probe_module(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     backpropagate sum(c_i * out_i) and report outputs and parameter grads."""
     kind, kwargs = probe["module"], probe["kwargs"]
     # Look up only the class this probe needs: a notebook may not define MLP yet.
-    model = getattr(api, {"neuron": "Neuron", "layer": "Layer", "mlp": "MLP"}[kind])(*probe["args"], **kwargs)
+    cls = getattr(api, {"neuron": "Neuron", "layer": "Layer", "mlp": "MLP"}[kind])
+    if "seed" in probe:  # the initialisation: weights from random.uniform(-1, 1), bias 0
+        random.seed(probe["seed"])
+    model = cls(*probe["args"], **kwargs)
     params = list(model.parameters())
     result: dict[str, Any] = {"nparams": len(params)}
+    if "seed" in probe:
+        result["init"] = [_data(p, f"parameter {i}") for i, p in enumerate(params)]
     if "weights" not in probe:
         return result
     _set_weights(params, probe["weights"])
@@ -217,7 +408,7 @@ def probe_module(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
         root = outs[0] * probe["coef"][0]
         for o, c in zip(outs[1:], probe["coef"][1:]):
             root = root + o * c
-        model.zero_grad()
+        # A fresh model's grads are 0: only zero_grad's own check calls zero_grad().
         root.backward()
         result["grads"] = [_grad(p, f"parameter {i}") for i, p in enumerate(params)]
         if probe.get("zero_grad"):
@@ -242,7 +433,7 @@ def probe_call(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     if fn == "learning_rate":
         return {"values": [as_float(api.learning_rate(*args), "learning_rate") for args in probe["args"]]}
     if fn == "accuracy":
-        scores = [api.Value(s) for s in probe["scores"]]
+        scores = list(probe["scores"]) if probe.get("plain") else [api.Value(s) for s in probe["scores"]]
         return {"value": as_float(api.accuracy(scores, probe["ys"]), "accuracy")}
     if fn == "sgd_step":
         params = []
@@ -266,8 +457,14 @@ def probe_train(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     losses = []
     for k in range(steps):
         scores = [model([api.Value(v) for v in row]) for row in X]
-        total = api.svm_loss(scores, y) + api.l2_penalty(params, alpha)
-        model.zero_grad()
+        if probe.get("own_loss"):  # the demo's loss built here: Task 5.1's code is graded in 5.1
+            terms = [(s * -yi + 1).relu() for s, yi in zip(scores, y)]
+            total = sum(terms[1:], terms[0]) * (1.0 / len(terms))
+            total = total + sum((p * p for p in params[1:]), params[0] * params[0]) * alpha
+        else:
+            total = api.svm_loss(scores, y) + api.l2_penalty(params, alpha)
+        for p in params:  # what zero_grad() does; only zero_grad's own check calls it
+            p.grad = 0.0
         total.backward()
         api.sgd_step(params, api.learning_rate(k, steps))
         losses.append(_data(total, f"loss at step {k}"))
@@ -283,6 +480,7 @@ def probe_train(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
 
 PROBES: dict[str, Callable[[Api, dict[str, Any]], dict[str, Any]]] = {
     "expr": probe_expr,
+    "structure": probe_structure,
     "local": probe_local,
     "topo": probe_topo,
     "chain": probe_chain,

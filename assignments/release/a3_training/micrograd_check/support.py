@@ -38,6 +38,14 @@ GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": 
 
 
 # as in grader/rubric.py
+DEPENDS_ON = {
+    "graph": ("1.1", "2.1"),
+    "integration-graph": ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1"),
+    "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
+}
+
+
+# as in grader/rubric.py
 OP_TEXT = {
     "add": "{} + {}",
     "sub": "{} - {}",
@@ -68,10 +76,6 @@ OP_NAME = {
 
 
 # as in grader/rubric.py
-PRIMITIVES = set(OP_NAME)
-
-
-# as in grader/rubric.py
 @dataclass
 class Check:
     """One gradable check. `probe` goes to the sandbox; the rest stays here."""
@@ -85,10 +89,23 @@ class Check:
     judge: str
     timeout: float = 2.0  # seconds; the reference needs milliseconds
     info: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
+    """The GROUPS entry it runs in; by default its section's."""
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            self.group = GROUP_OF_SECTION[self.task.split(".")[0]]
 
     @property
-    def group(self) -> str:
-        return GROUP_OF_SECTION[self.task.split(".")[0]]
+    def integration(self) -> bool:
+        """Does it run on the student's whole stack, so an earlier task's mistake can cost it?"""
+        return self.group == "stack" or bool(self.info.get("integration"))
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The other tasks whose code this check runs (a mistake there can cost it too)."""
+        key = "integration-graph" if self.integration and self.group == "graph" else self.group
+        return tuple(t for t in DEPENDS_ON.get(key, ()) if t != self.task)
 
     @property
     def walks_graph(self) -> bool:
