@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.intake import ZIP_MAX_BYTES, Entry, SubmissionError, safe_unzip
-from grader.report import RESULTS, student_folder
+from grader.report import RESULTS, atomic_write, student_folder
 
 try:  # an optional extra: pip install -e '.[dask]'
     from distributed import Client, LocalCluster, WorkerPlugin
@@ -169,14 +169,4 @@ def store(folder: Path, files: dict[str, bytes]) -> None:
         target = folder / rel
         if not target.resolve().is_relative_to(folder.resolve()):
             raise ValueError(f"a worker sent a report file outside the student's folder: {rel}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(files[rel])
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, files[rel])

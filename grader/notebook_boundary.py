@@ -21,7 +21,6 @@ grader either way, so nothing is lost but nbgrader's comparison column.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from grader.sandbox import Sandbox, site_dirs
 KIT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "template-gradebook.db"
 _MERGE = threading.Lock()
+KERNEL_TMP_BYTES = 64 << 20
 
 
 def available(sandbox: Sandbox) -> bool:
@@ -58,19 +58,8 @@ def template_gradebook(course_root: Path, dest: Path) -> Path:
 
 
 def _command(sandbox: Sandbox, course: Path, args: list[str]) -> list[str]:
-    assert sandbox.bwrap
     venv = Path(sys.prefix).resolve()
-    cmd = [sandbox.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    cmd += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for link in ("bin", "lib", "lib64", "sbin"):
-        target = Path("/") / link
-        if target.is_symlink():
-            cmd += ["--symlink", os.readlink(target), f"/{link}"]
-        elif target.is_dir():
-            cmd += ["--ro-bind", str(target), f"/{link}"]
-    for root in sandbox.runtime_roots:
-        if not root.startswith("/usr/"):
-            cmd += ["--ro-bind", root, root]
+    cmd = sandbox.bwrap_base(KERNEL_TMP_BYTES)  # Jupyter's runtime files live in /tmp
     if not str(venv).startswith("/usr/"):
         cmd += ["--ro-bind", str(venv), str(venv)]
     for d in site_dirs():  # what the kernel needs comes from the virtualenv

@@ -174,11 +174,13 @@ class Sandbox:
 
     # ------------------------------------------------------------ set-up
 
-    def _bwrap_args(self, submission: Path, workdir: Path) -> list[str]:
+    def bwrap_base(self, tmp_bytes: int = SANDBOX_TMP_BYTES) -> list[str]:
+        """bubblewrap with every namespace unshared, a cleared environment, a size-capped
+        /tmp and a read-only view of /usr and the Python runtime: what every sandbox starts from."""
         assert self.bwrap
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
         args += ["--setenv", "LC_ALL", "C.UTF-8", "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
+        args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = Path("/") / link
             if target.is_symlink():
@@ -188,6 +190,10 @@ class Sandbox:
         for root in self.runtime_roots:
             if not root.startswith("/usr/"):
                 args += ["--ro-bind", root, root]
+        return args
+
+    def _bwrap_args(self, submission: Path, workdir: Path) -> list[str]:
+        args = self.bwrap_base()
         for d in site_dirs():
             args += ["--size", "4096", "--tmpfs", d, "--remount-ro", d]
         for folder in self.allowed:
@@ -343,7 +349,6 @@ class Sandbox:
             "allowed": allowed,
             "submission": child_root,
             "modules": modules,
-            "limits": self.limits.rlimits("unsafe"),
             "probes": [{"id": p.id, "probe": p.probe} for p in probes],
         }
         request_path = workdir / "request.json"

@@ -1,14 +1,16 @@
 """The sandboxed child: import a submission, run probes, stream plain numbers back.
 
-Started by `sandbox.py` as `python -I -S -B runner.py REQUEST.json`, inside
-bubblewrap where available. Before any student code runs it:
+Started by `sandbox.py` (through the trusted `launch.py`, which has set the
+resource limits and, in the `uid` mode, the jail and the unprivileged uid) as
+`python -I -S -B runner.py REQUEST.json`, inside bubblewrap or the jail. Before
+any student code runs it:
 
 - takes fd 1 as its private result channel and points the student's stdout at
   stderr, so nothing a submission prints can pose as a result;
-- sets its own resource limits (memory, CPU, file size);
 - installs an audit hook that refuses new processes, network, ctypes, writing
   files, reading outside the submission and the Python runtime, and changing
-  the limits again. Audit hooks cannot be removed from Python code.
+  the limits. Defence in depth only: a determined submission can get around a
+  hook, never around the sandbox that holds this process.
 
 It reports only what the probes compute. It never receives an expected value:
 every comparison happens in the grader's own process.
@@ -21,7 +23,6 @@ import gc
 import importlib
 import json
 import os
-import resource
 import sys
 import traceback
 
@@ -83,14 +84,6 @@ def install_guard(read_roots: list[str]) -> None:
     sys.addaudithook(hook)
 
 
-def set_limits(limits: dict[str, int]) -> None:
-    for name, value in limits.items():
-        kind = getattr(resource, name)
-        _soft, hard = resource.getrlimit(kind)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(kind, (value, value))
-
-
 def describe(exc: BaseException, submission: str) -> dict[str, object]:
     """The exception as plain data, with the innermost frame in the student's files."""
     where = None
@@ -135,7 +128,6 @@ def main() -> None:
 
     sys.path.remove(here)
     submission = request["submission"]
-    set_limits(request["limits"])
     allowed = [str(p) for p in request.get("allowed", [])]  # packages the instructor allows
     install_guard([submission, sys.base_prefix, sys.prefix, here, *allowed])
     # Student graphs are usually full of reference cycles (closures over

@@ -125,14 +125,27 @@ def run_one(api: Api, c: Check, expected: dict[str, Any]) -> Verdict:
     return verdict
 
 
+def _errors_in(outcome: Outcome) -> list[dict[str, Any]]:
+    """The errors an outcome carries: the probe's own, or its cases' and nodes' one by one."""
+    if outcome.status == "error":
+        return [outcome.error or {}]
+    result = outcome.result or {}
+    cases = result.get("cases") if isinstance(result.get("cases"), list) else []
+    nodes = result.get("errors") if isinstance(result.get("errors"), dict) else {}
+    found = [c["error"] for c in cases if isinstance(c, dict) and isinstance(c.get("error"), dict)]
+    return found + [e for e in nodes.values() if isinstance(e, dict)]
+
+
 def _earlier_stub(task: str, outcome: Outcome) -> str | None:
     """The other task whose stub a check of `task` ran into, if any."""
-    err = outcome.error or {}
-    message = str(err.get("message", ""))
-    if outcome.status != "error" or err.get("type") != "NotImplementedError" or not message.startswith(STUB_PREFIX):
-        return None
-    reached = message[len(STUB_PREFIX) :].split(":", 1)[0]
-    return reached if reached != task and reached in TASKS else None
+    for err in _errors_in(outcome):
+        message = str(err.get("message", ""))
+        if err.get("type") != "NotImplementedError" or not message.startswith(STUB_PREFIX):
+            continue
+        reached = message[len(STUB_PREFIX) :].split(":", 1)[0]
+        if reached != task and reached in TASKS:
+            return reached
+    return None
 
 
 def long_checks(task: str) -> list[str]:
