@@ -27,7 +27,7 @@ from typing import Any
 from grader.grading import fingerprint, grade_copy, not_graded, student_seed
 from grader.intake import Entry, SubmissionError, allowed_modules, clean_copy, discover, locate
 from grader.report import RESULTS, load_student, student_folder, write_class_csv, write_student
-from grader.sandbox import Sandbox
+from grader.sandbox import Sandbox, kill_running_children
 from grader.types import ClassRun, GradingInterrupted
 
 SECRET_FILE = ".grader-secret"
@@ -314,10 +314,13 @@ def _halt(pool: Executor) -> None:
 
 
 def _start_worker(use_bwrap: bool | None, allow_unsafe: bool, allow_imports: tuple[str, ...], temp: str) -> None:
-    """A pool worker: Ctrl-C is the coordinator's to handle; SIGTERM unwinds (killing the sandbox)."""
+    """A pool worker: Ctrl-C is the coordinator's to handle; SIGTERM kills the running
+    sandboxed child and leaves at once (raising instead could land anywhere, even in a
+    weakref callback, and print a traceback)."""
 
     def on_term(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        kill_running_children()
+        os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_term)
@@ -325,10 +328,7 @@ def _start_worker(use_bwrap: bool | None, allow_unsafe: bool, allow_imports: tup
 
 
 def _grade_in_worker(entry: Entry, out: Path, secret: bytes, options: tuple) -> None:
-    try:
-        grade_entry(entry, out, secret, *options)
-    except SystemExit:  # SIGTERM from the coordinator: the sandbox is already killed; leave now
-        os._exit(128 + signal.SIGTERM)
+    grade_entry(entry, out, secret, *options)
 
 
 def _write_not_graded(out: Path, student: str, reason: str, key: bytes) -> None:

@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,20 +283,27 @@ class Malformed(ValueError):
     """An answer that does not have the shape of the reference's answer."""
 
 
-def conform(got: Any, want: Any, depth: int = 0) -> Any:
-    """`got` in the shape of `want` (numbers as floats, ints kept as ints), or Malformed."""
+ErrorFilter = Callable[[Any], dict[str, Any]]
+
+
+def conform(got: Any, want: Any, error: ErrorFilter, depth: int = 0) -> Any:
+    """`got` in the shape of `want` (numbers as floats, ints kept as ints, None for
+    a node that failed), or Malformed. The errors a probe reports per case or per
+    node (`error`, `errors`) pass through `error`."""
     if depth > 8:
         raise Malformed("nested too deeply")
     if isinstance(want, bool):
         if not isinstance(got, bool):
             raise Malformed("expected true or false")
         return got
-    if isinstance(want, int):
+    if isinstance(want, int) and got is not None:
         if isinstance(got, bool) or not isinstance(got, int) or abs(got) > 1 << 31:
             raise Malformed("expected a whole number")
         return got
-    if isinstance(want, float):
-        if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if isinstance(want, float | int):
+        if got is None:
+            return None
+        if isinstance(got, bool) or not isinstance(got, int | float):
             raise Malformed("expected a number")
         try:
             return float(got)
@@ -306,12 +313,19 @@ def conform(got: Any, want: Any, depth: int = 0) -> Any:
         if not isinstance(got, list) or len(got) > 4 * len(want) + 64:
             raise Malformed("expected a list of the right length")
         if not want:
-            return [conform(g, 0.0, depth + 1) for g in got]
-        return [conform(g, want[min(i, len(want) - 1)], depth + 1) for i, g in enumerate(got)]
+            return [conform(g, 0.0, error, depth + 1) for g in got]
+        return [conform(g, want[min(i, len(want) - 1)], error, depth + 1) for i, g in enumerate(got)]
     if isinstance(want, dict):
         if not isinstance(got, dict):
             raise Malformed("expected an object")
-        return {k: conform(got[k], v, depth + 1) for k, v in want.items() if k != "torch" and k in got}
+        kept = {k: conform(got[k], v, error, depth + 1) for k, v in want.items() if k != "torch" and k in got}
+        if "error" in got and "error" not in want:
+            kept["error"] = error(got["error"])
+        if "errors" in got and "errors" not in want:
+            if not isinstance(got["errors"], dict) or len(got["errors"]) > 400:
+                raise Malformed("expected an object of errors")
+            kept["errors"] = {str(k)[:8]: error(e) for k, e in got["errors"].items()}
+        return kept
     if want is None:
         return None
     if isinstance(want, str):
@@ -329,22 +343,74 @@ def screen(check: rubric.Check, outcome: Outcome, want: dict[str, Any] | None, c
     texts, so for those only what the grader can verify stays: a built-in
     exception's name and a location in the student's own files, with the code
     line read from the clean copy, not from the child."""
+    tainted = check.hidden or bool(rubric.GROUPS[check.group].reference)
+
+    def error(err: Any) -> dict[str, Any]:
+        return _safe_error(err, copy, check) if tainted else _plain_error(err)
+
+    # A public check whose child held reference code: Python's own messages about names
+    # ("'Neuron' object has no attribute 'parameters'") stay when every name in them is
+    # one of the student's or the course's, so no text of the reference can ride along.
+
     if outcome.status == "ok":
+        result = outcome.result or {}
         try:
-            missing = [k for k in (want or {}) if k != "torch" and k not in (outcome.result or {})]
-            if missing:
+            missing = [k for k in (want or {}) if k != "torch" and k not in result]
+            if missing and not ("error" in result or "errors" in result):
                 raise Malformed(f"missing {', '.join(missing)}")
-            return Outcome("ok", result=conform(outcome.result, want or {}))
+            return Outcome("ok", result=conform(result, want or {}, error))
         except Malformed as exc:
             return Outcome("malformed", message=f"{MALFORMED}{exc}")
-    tainted = check.hidden or bool(rubric.GROUPS[check.group].reference)
-    if not tainted or outcome.error is None:
+    if outcome.error is None:
         return outcome
-    err = outcome.error
+    return Outcome(outcome.status, error=error(outcome.error), message=outcome.message)
+
+
+def _plain_error(err: Any) -> dict[str, Any]:
+    """An error from a child that held only public inputs and the student's code: capped, typed."""
+    if not isinstance(err, dict):
+        raise Malformed("expected an error object")
+    where = err.get("where") if isinstance(err.get("where"), dict) else None
+    place = None
+    if where is not None:
+        line = where.get("line")
+        place = {k: str(where.get(k, ""))[:200] for k in ("file", "function", "code")}
+        place["line"] = line if isinstance(line, int) and not isinstance(line, bool) else 0
+    return {"type": str(err.get("type", "Error"))[:100], "message": str(err.get("message", ""))[:600], "where": place}
+
+
+def _safe_error(err: Any, copy: CleanCopy, check: rubric.Check) -> dict[str, Any]:
+    """An error from a child that held hidden inputs or reference code: only what can be
+    verified. A hidden check keeps no message at all; a public one keeps Python's own
+    message about a missing name when every name in it is the student's or the course's."""
+    if not isinstance(err, dict):
+        raise Malformed("expected an error object")
     kind = err.get("type") if isinstance(err.get("type"), str) else ""
-    safe: dict[str, Any] = {"type": kind if kind in BUILTIN_ERRORS or kind == "ProbeError" else "an exception",
-                            "message": "", "where": _verified_place(err.get("where"), copy, check)}  # fmt: skip
-    return Outcome(outcome.status, error=safe, message=outcome.message)
+    message = str(err.get("message", ""))
+    known = NAME_MESSAGE.fullmatch(message)
+    if check.hidden or not known or not all(n in _vocabulary(copy) for n in known.groups() if n):
+        message = ""
+    return {"type": kind if kind in BUILTIN_ERRORS or kind == "ProbeError" else "an exception",
+            "message": message, "where": _verified_place(err.get("where"), copy, check)}  # fmt: skip
+
+
+NAME_MESSAGE = re.compile(
+    r"'(\w{1,40})' object has no attribute '(\w{1,40})'|name '(\w{1,40})' is not defined"
+    r"|`(\w{1,40})` is not defined \(it belongs in micrograd/(\w{1,10})\.py\)"
+)
+COURSE_NAMES = frozenset({
+    "Value", "Module", "Neuron", "Layer", "MLP", "data", "grad", "label", "_prev", "_op", "_backward", "_rule",
+    "backward", "_topo_order", "parameters", "zero_grad", "w", "b", "neurons", "layers", "nonlin", "activation",
+    "relu", "tanh", "sigmoid", "exp", "log", "svm_loss", "mse_loss", "l2_penalty", "learning_rate", "sgd_step",
+    "accuracy", "engine", "nn", "train", "float", "int", "list", "tuple", "NoneType", "str",
+})
+
+
+def _vocabulary(copy: CleanCopy) -> frozenset[str]:
+    names = set(COURSE_NAMES)
+    for data in copy.files.values():
+        names.update(IDENTIFIER.findall(data.decode("utf-8", "replace")))
+    return frozenset(names)
 
 
 def _verified_place(where: Any, copy: CleanCopy, check: rubric.Check) -> dict[str, Any] | None:

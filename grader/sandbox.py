@@ -55,6 +55,15 @@ IMPORT_TIMEOUT = "importing the submission did not finish"
 IMPORT_SECONDS = 10.0  # the reference imports in milliseconds
 
 
+_RUNNING: dict[int, tuple[subprocess.Popen[bytes], Sandbox]] = {}  # this process's children, by pid
+
+
+def kill_running_children() -> None:
+    """Kill every sandboxed child this process has running (a worker told to stop)."""
+    for proc, sandbox in list(_RUNNING.values()):
+        sandbox._end(proc)
+
+
 class SandboxUnavailable(RuntimeError):
     """No mode that isolates student code is available, and unsafe was not allowed."""
 
@@ -363,10 +372,12 @@ class Sandbox:
             env={},
             start_new_session=True,
         )
+        _RUNNING[proc.pid] = (proc, self)
         try:
             return self._collect(proc, probes, budget, run, stderr_parts)
         finally:
             self._end(proc)
+            _RUNNING.pop(proc.pid, None)
 
     def _end(self, proc: subprocess.Popen[bytes]) -> None:
         """End the child and everything it started."""

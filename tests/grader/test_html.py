@@ -130,7 +130,6 @@ def test_jade_is_told_her_sort_never_ends_without_a_graph(reports: Path) -> None
     assert "did not finish" in visible_text(cards["3.1/public/diamond"])
     assert "checks not run" in seen, "the checks after the loop are one card, not one each"
     assert "2 checks failed the same way" in seen  # both topological-order probes timed out
-    assert "3.2/public/seed-relu" not in cards
     assert "<svg" not in text, "no picture of a graph the student's code could not build"
     assert "The same graph as a table" not in text
 
@@ -195,8 +194,8 @@ def test_class_report_lists_each_mistake_with_its_students(reports: Path) -> Non
     assert backward and {s for r in backward for s in r["students"].split()} == {"emma", "hugo"}
     relu = next(r for r in rows if r["check"] == "2.4/public/relu-10")
     assert relu["students"] == "hugo" and relu["count"] == "1" and relu["share"] == "0.250"
-    loop = next(r for r in rows if r["diagnosis"] == "an endless loop (timeout)")
-    assert loop["students"] == "jade" and loop["task"] == "3.1"
+    loops = [r for r in rows if r["diagnosis"] == "an endless loop (timeout)"]
+    assert any(r["students"] == "jade" and r["task"] == "3.1" for r in loops), loops
 
 
 def test_top_mistakes_cluster_by_diagnosis(results: dict[str, SubmissionResult]) -> None:

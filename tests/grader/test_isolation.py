@@ -82,8 +82,9 @@ for attempt in (lambda: os.system("true"), lambda: os.fork(), lambda: open("/tmp
 def test_memory_hog_gets_a_clear_zero_for_what_it_breaks(tmp_path: Path, use_bwrap: bool | None) -> None:
     root = make_package(tmp_path, "hog", "_hog = bytearray(8 * 1024**3)")
     result = grade_package(root, "hog", tasks=["1.1", "4.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
-    assert result.total == 0
-    assert any("MemoryError" in c.output for c in result.checks)
+    scores = result.task_scores
+    assert scores["1.1"][0] == 0 and any("MemoryError" in c.output for c in result.checks if c.task == "1.1")
+    assert scores["4.1"][0] == scores["4.1"][1]  # nn.py is graded on the reference engine: charged once
 
 
 def test_endless_loop_at_import_costs_only_time_bounded(tmp_path: Path) -> None:
