@@ -407,7 +407,7 @@ def test_feedback_html_hides_hidden_tests(graded_class) -> None:
     import html as html_lib
 
     _, out, _ = graded_class
-    pages = list(out.glob("*/notebooks/*.html"))
+    pages = list(out.glob("students/*/notebooks/*.html"))
     assert len(pages) >= 5
     for page in pages:
         # IPython's highlighting splits code into <span>s: compare the text a reader sees.
