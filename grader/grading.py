@@ -220,7 +220,7 @@ def run_groups(
     cap = float("inf")  # once a probe has timed out, later probes get short timeouts
     with tempfile.TemporaryDirectory(prefix="grader-groups-") as tmp:
         for name, group in rubric.GROUPS.items():
-            members = sorted((c for c in checks if c.group == name), key=lambda c: c.walks_graph)
+            members = sorted((c for c in checks if c.group == name), key=lambda c: c.run_order)
             if not members:
                 continue
             blocking = [copy.problems[m] for m in group.student if m in copy.problems]

@@ -22,7 +22,7 @@ from typing import Any
 from grader.child.probes import Api, run_probe
 from grader.judge import judge
 from grader.oracle import TORCH_KINDS, reference_api
-from grader.rubric import BUILDERS, GROUP_OF_SECTION, Check, build
+from grader.rubric import BUILDER_OF_SECTION, BUILDERS, Check, build
 from grader.tasks import TASKS
 from grader.types import Outcome
 
@@ -47,8 +47,7 @@ KERNEL_SEED = random.SystemRandom().randrange(1 << 62)
 def _checks(seed: int, section: str) -> tuple[Check, ...]:
     """The checks of one section, built once per kernel: only that section's builder runs,
     so a notebook without training never draws the moons (importing scikit-learn takes seconds)."""
-    name = f"{GROUP_OF_SECTION[section]}_checks"
-    builders = [b for b in BUILDERS if b.__name__ == name]
+    builders = [b for b in BUILDERS if b is BUILDER_OF_SECTION.get(section)]
     if not builders:  # the rubric is laid out differently: build everything
         return tuple(build(seed, hidden=True))
     return tuple(c for b in builders for c in b(random.Random(f"{b.__name__}:{seed}")))

@@ -1,6 +1,6 @@
 """The trusted first step of every sandboxed child: limits, then identity, then exec.
 
-    python -I -S -B launch.py SPEC.json -- PROGRAM ARGS...
+    python -I -S -B launch.py SPEC.marshal -- PROGRAM ARGS...
 
 Runs with the grader's rights, before any student code exists in the process:
 
@@ -17,18 +17,15 @@ of UID (as UID, so nothing else can be hit): what the `uid` mode runs after
 each child, so nothing a submission started outlives its run.
 
 Standard library only; no student code ever imports or runs before step 3.
+It starts before every child, so it imports only what the bwrap mode needs
+(the spec is the grader's own marshal data: no json, no re).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import json
+import marshal
 import os
-import platform
 import resource
-import signal
-import struct
 import sys
 
 PR_SET_NO_NEW_PRIVS = 38
@@ -54,11 +51,17 @@ def set_limits(limits: dict[str, int]) -> None:
 
 
 def _bpf(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    import struct
+
     return struct.pack("HBBI", code, jt, jf, k)
 
 
 def seccomp_no_sockets() -> None:
     """A seccomp filter: socket() fails with EACCES; a foreign ABI kills the process."""
+    import ctypes
+    import platform
+    import struct
+
     arch = ARCHES.get(platform.machine())
     if arch is None:
         raise OSError(f"no seccomp filter for {platform.machine()}: refusing to run untrusted code")
@@ -101,6 +104,9 @@ def become(jail: str, uid: int, gid: int, workdir: str) -> None:
 
 def kill_all(uid: int) -> None:
     """SIGKILL every process of `uid`, signalling as that uid (kill(-1) spares the caller)."""
+    import contextlib
+    import signal
+
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
@@ -112,8 +118,8 @@ def main(argv: list[str]) -> None:
     if argv[0] == "--kill":
         kill_all(int(argv[1]))
         return
-    with open(argv[0], encoding="utf-8") as f:
-        spec = json.load(f)
+    with open(argv[0], "rb") as f:
+        spec = marshal.load(f)
     program = argv[argv.index("--") + 1 :]
     set_limits(spec["limits"])
     if spec.get("jail"):

@@ -21,32 +21,33 @@ from grader.types import Group
 
 TOLERANCE = "1e-6 relative + 1e-9 absolute"
 TRAJECTORY_STEPS = 5
-TRAIN_STEPS = 40
-TRAIN_POINTS = 40
+TRAIN_STEPS = 20
+TRAIN_POINTS = 20
 TRAIN_ACCURACY = 0.85
 
-# Each group runs in one child: the student's modules it grades, the reference's
-# modules it stands on (so a mistake in engine.py is not charged again in nn.py's
-# checks), and its time budget. "stack" holds the few integration checks that run
-# on the student's whole package.
+# Each group runs in one child (per visibility): the student's modules it grades,
+# the reference's modules it stands on (so a mistake in engine.py is not charged
+# again in nn.py's checks). "stack" holds the few integration checks that run on
+# the student's whole package. Sections 1-3 share the "engine" child; within it
+# `Check.run_order` keeps a loop in a later kind of check from costing an earlier one.
 GROUPS: dict[str, Group] = {
-    "forward": Group(student=("engine",), budget=40.0),
-    "local": Group(student=("engine",), budget=40.0),
-    "graph": Group(student=("engine",), budget=90.0),
-    "nn": Group(student=("nn",), reference=("engine",), budget=60.0),
-    "train": Group(student=("train",), reference=("engine", "nn"), budget=120.0),
-    "stack": Group(student=("engine", "nn", "train"), budget=120.0),
+    "engine": Group(student=("engine",)),
+    "nn": Group(student=("nn",), reference=("engine",)),
+    "train": Group(student=("train",), reference=("engine", "nn")),
+    "stack": Group(student=("engine", "nn", "train")),
 }
-GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
+GROUP_OF_SECTION = {"1": "engine", "2": "engine", "3": "engine", "4": "nn", "5": "train"}
 # The student's tasks a check stands on besides its own, so feedback can say
-# which later checks depend on which task. Section 3's graphs use + and * only;
-# nn and train run on the reference's engine (and nn); the integration checks
-# use the student's whole package.
+# which later checks depend on which task. Section 3's graphs use + and * only
+# (Task 3.1's sort is graded on its own); nn and train run on the reference's
+# engine (and nn); the integration checks use the student's whole package.
 DEPENDS_ON = {
-    "graph": ("1.1", "2.1"),
+    "backward": ("1.1", "2.1"),
     "integration-graph": ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1"),
     "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
 }
+# Python's default recursion limit is 1,000 frames: a recursive sort fails on this chain.
+CHAIN_OPS = 2_500
 
 OP_TEXT = {
     "add": "{} + {}",
@@ -103,15 +104,30 @@ class Check:
     @property
     def depends_on(self) -> tuple[str, ...]:
         """The other tasks whose code this check runs (a mistake there can cost it too)."""
-        key = "integration-graph" if self.integration and self.group == "graph" else self.group
+        if self.group == "stack":
+            key = "stack"
+        elif self.integration:
+            key = "integration-graph"
+        else:
+            key = "backward" if self.task == "3.2" else ""  # graphs of + and *, on the probe's own order
         return tuple(t for t in DEPENDS_ON.get(key, ()) if t != self.task)
 
     @property
     def walks_graph(self) -> bool:
-        """Does the probe call backward() or the topological sort? Those run last
-        in their group, so an endless loop there cannot cost the other checks."""
+        """Does the probe call backward() or the topological sort?"""
         p = self.probe
         return p["kind"] in ("topo", "chain", "loss", "train") or bool(p.get("backward"))
+
+    @property
+    def run_order(self) -> int:
+        """Where it runs in its child: plain values first (0), then graph walks on the
+        probe's own order (1), then the student's own sort, Task 3.1 (2), then the
+        integration checks (3). An endless loop in a later kind cannot cost an earlier one."""
+        if not self.walks_graph:
+            return 0
+        if self.integration:
+            return 3
+        return 2 if self.task == "3.1" else 1
 
 
 # ----------------------------------------------------------------- programs
@@ -346,20 +362,20 @@ def graph_checks(rng: random.Random) -> list[Check]:
         return Check(cid, task, title, pts, hidden, probe, "expr_backward", info=info)
 
     def chain(cid: str, task: str, title: str, topo: bool, hidden: bool, factor: float = 1.0001) -> Check:
-        probe = {"kind": "chain", "x": 0.5, "n": 10_000, "factor": factor, "shift": 0.001, "topo": topo}
+        probe = {"kind": "chain", "x": 0.5, "n": CHAIN_OPS, "factor": factor, "shift": 0.001, "topo": topo}
         if not topo:
             probe["own_topo"] = True
-        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0, group="local" if topo else "")
+        return Check(cid, task, title, 2.0, hidden, probe, "chain", timeout=5.0)
 
-    # Task 3.1's checks run last in the "local" child: a sort that loops there cannot
-    # use up the restarts of the child that grades backward() on the probe's own order.
+    # Task 3.1's checks run after those that grade backward() on the probe's own order
+    # (Check.run_order): a sort that loops cannot use up their restarts.
     def topo(cid: str, title: str, program: list[list[Any]], hidden: bool) -> Check:
-        return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo", group="local")
+        return Check(cid, "3.1", title, 2.0, hidden, {"kind": "topo", "program": program}, "topo")
 
     checks = [
         topo("3.1/public/diamond", "topological order of a diamond with reuse", diamond, False),
         topo("3.1/public/three", "topological order: a node feeding three others", three, False),
-        chain("3.1/public/chain", "3.1", "topological order of a 10,000-op chain (no recursion limit)", True, False),
+        chain("3.1/public/chain", "3.1", f"topological order of a {CHAIN_OPS:,}-op chain (no recursion limit)", True, False),
         topo("3.1/hidden/random", "topological order of a random graph", random_program(rng, 3, 14, random_ops), True),
         expr("3.2/public/seed-relu", "3.2", "the seed expression (relu), a = -4, b = 2 (integration: every op of sections 1-2)",
              seed_program(-4.0, 2.0, "relu"), False, 2.0, integration=True),
@@ -368,7 +384,7 @@ def graph_checks(rng: random.Random) -> list[Check]:
              repeat=2),
         expr("3.2/public/three", "3.2", "a node feeding three others", three, False),
         expr("3.2/public/constants", "3.2", "constants on either side of every operator", consts, False),
-        chain("3.2/public/chain", "3.2", "backward through a 10,000-op chain", False, False),
+        chain("3.2/public/chain", "3.2", f"backward through a {CHAIN_OPS:,}-op chain", False, False),
         expr("3.2/hidden/seed-tanh", "3.2", "the seed expression (tanh) on other inputs (integration)",
              seed_program(a, b, "tanh"), True, 2.0, integration=True),
         expr("3.2/hidden/random-1", "3.2", "a random graph", random_program(rng, 3, 12, random_ops), True),
@@ -494,6 +510,7 @@ BUILDERS: list[Callable[[random.Random], list[Check]]] = [
     nn_checks,
     train_checks,
 ]
+BUILDER_OF_SECTION = dict(zip("12345", BUILDERS))
 
 
 def build(seed: int, *, hidden: bool = True, tasks: set[str] | None = None) -> list[Check]:

@@ -27,8 +27,12 @@ child is restarted for the rest while the student's time lasts.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
+import marshal
 import os
+import py_compile
 import selectors
 import shutil
 import signal
@@ -90,6 +94,18 @@ class Limits:
         if mode == "uid":
             limits["RLIMIT_NPROC"] = self.processes
         return limits
+
+
+@functools.cache
+def probes_bytecode() -> bytes:
+    """The runner's probes, compiled once per process (unchecked-hash pyc): every
+    child would otherwise compile them again. The grader's own code only; a
+    submission's bytecode is never read."""
+    with tempfile.TemporaryDirectory(prefix="grader-pyc-") as tmp:
+        target = Path(tmp) / "probes.pyc"
+        py_compile.compile(str(CHILD / "probes.py"), cfile=str(target), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)  # fmt: skip
+        return target.read_bytes()
 
 
 def python_runtime() -> tuple[str, list[str]]:
@@ -310,6 +326,9 @@ class Sandbox:
             workdir.mkdir()
         for name in RUNNER_FILES:
             shutil.copyfile(CHILD / name, workdir / name)
+        cached = workdir / importlib.util.cache_from_source("probes.py")
+        cached.parent.mkdir()
+        cached.write_bytes(probes_bytecode())
         if self.mode == "uid":  # root's umask may be 077: the child's uid must read these
             for folder in (workdir, inside):
                 for dirpath, _, filenames in os.walk(folder):
@@ -333,8 +352,8 @@ class Sandbox:
             runner, request = str(workdir / "runner.py"), str(workdir / "request.json")
             spec |= {"workdir": str(inside), "env": {"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}}
             program = [self.python]
-        spec_path = private / "launch.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        spec_path = private / "launch.marshal"
+        spec_path.write_bytes(marshal.dumps(spec))
         launch = [self.python, "-I", "-S", "-B", str(LAUNCH), str(spec_path), "--"]
         return [*launch, *program, "-I", "-S", "-B", runner, request]
 

@@ -10,6 +10,7 @@ so both `bwrap` and `uid`).
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import py_compile
 import re
@@ -123,8 +124,8 @@ def test_uid_jail_alone_isolates_without_the_audit_hook(tmp_path: Path, listener
     box = Sandbox(use_bwrap=False)
     try:
         jail = box._ensure_jail()
-        spec = tmp_path / "spec.json"
-        spec.write_text(json.dumps({"limits": box.limits.rlimits("uid"), "jail": str(jail), "uid": box.slot.uid,
+        spec = tmp_path / "spec.marshal"
+        spec.write_bytes(marshal.dumps({"limits": box.limits.rlimits("uid"), "jail": str(jail), "uid": box.slot.uid,
                                     "gid": box.slot.uid, "workdir": "/submission", "env": {}}))  # fmt: skip
         script = hostile(tmp_path, listener) + "\nprint('uid', os.getuid(), os.listdir('/'), file=sys.stderr)"
         cmd = [box.python, "-I", "-S", "-B", str(LAUNCH), str(spec), "--", box.python, "-I", "-S", "-c", script]
@@ -143,8 +144,8 @@ def test_uid_mode_kills_every_process_the_child_left(tmp_path: Path) -> None:
     box = Sandbox(use_bwrap=False)
     try:
         jail = box._ensure_jail()
-        spec = tmp_path / "spec.json"
-        spec.write_text(json.dumps({"limits": box.limits.rlimits("uid"), "jail": str(jail), "uid": box.slot.uid,
+        spec = tmp_path / "spec.marshal"
+        spec.write_bytes(marshal.dumps({"limits": box.limits.rlimits("uid"), "jail": str(jail), "uid": box.slot.uid,
                                     "gid": box.slot.uid, "workdir": "/submission", "env": {}}))  # fmt: skip
         cmd = [box.python, "-I", "-S", "-B", str(LAUNCH), str(spec), "--", box.python, "-I", "-S", "-c", daemon]
         subprocess.run(cmd, timeout=120, check=True)
@@ -400,8 +401,8 @@ def test_the_launcher_sets_every_limit_before_the_program_runs(tmp_path: Path) -
     from grader.sandbox import Limits
 
     limits = Limits().rlimits("uid")
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"limits": limits, "env": {}}))
+    spec = tmp_path / "spec.marshal"
+    spec.write_bytes(marshal.dumps({"limits": limits, "env": {}}))
     show = "import json, resource; print(json.dumps({n: resource.getrlimit(getattr(resource, n))[0] for n in %r}))"
     cmd = [sys.executable, "-I", "-S", "-B", str(LAUNCH), str(spec), "--", sys.executable, "-I", "-S", "-c",
            show % list(limits)]  # fmt: skip

@@ -26,7 +26,7 @@ from grader.html_report import link_nbgrader_feedback, top_mistakes, write_class
 from grader.html_report.feedback import feedback_html
 from grader.html_report.mistakes import CSV_COLUMNS, cluster_name
 from grader.intake import find_package
-from grader.rubric import build
+from grader.rubric import TRAIN_POINTS, TRAIN_STEPS, build
 from grader.samples import build_sample_class
 from grader.types import CheckResult, SubmissionResult
 
@@ -88,7 +88,7 @@ def test_ada_sees_her_curves_match_the_reference(results: dict[str, SubmissionRe
     text = page(reports, "ada")
     seen = visible_text(text)
     assert "Every check passed" in seen
-    assert "Your training" in seen and "Loss over 40 steps" in seen
+    assert "Your training" in seen and f"Loss over {TRAIN_STEPS} steps" in seen
     assert "reference" in seen and "yours" in seen
     fit = next(c for c in results["ada"].checks if c.id == "5.2/public/fit")
     assert fit.evidence["result"]["losses"] == pytest.approx(fit.evidence["expected"]["losses"], rel=1e-6)
@@ -96,9 +96,9 @@ def test_ada_sees_her_curves_match_the_reference(results: dict[str, SubmissionRe
     assert accuracy and int(accuracy.group(1)) >= 85
     # The 5-step trajectory is a table: every step matches, no row is marked wrong.
     assert "The loss at each step" in seen
-    trajectory = text[text.index("5 SGD steps") : text.index("40 steps on 40 moons")]
+    trajectory = text[text.index("5 SGD steps") : text.index(f"{TRAIN_STEPS} steps on {TRAIN_POINTS} moons")]
     assert 'class=wrong' not in trajectory
-    assert text.count("<svg") == 2  # the 40-step curve and the decision boundary
+    assert text.count("<svg") == 2  # the training curve and the decision boundary
 
 
 def test_hugo_sees_his_relu_highlighted_with_the_expected_gradient(reports: Path) -> None:

@@ -34,12 +34,12 @@ TRAIN_ACCURACY = 0.85
 
 
 # as in grader/rubric.py
-GROUP_OF_SECTION = {"1": "forward", "2": "local", "3": "graph", "4": "nn", "5": "train"}
+GROUP_OF_SECTION = {"1": "engine", "2": "engine", "3": "engine", "4": "nn", "5": "train"}
 
 
 # as in grader/rubric.py
 DEPENDS_ON = {
-    "graph": ("1.1", "2.1"),
+    "backward": ("1.1", "2.1"),
     "integration-graph": ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1"),
     "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
 }
@@ -104,15 +104,30 @@ class Check:
     @property
     def depends_on(self) -> tuple[str, ...]:
         """The other tasks whose code this check runs (a mistake there can cost it too)."""
-        key = "integration-graph" if self.integration and self.group == "graph" else self.group
+        if self.group == "stack":
+            key = "stack"
+        elif self.integration:
+            key = "integration-graph"
+        else:
+            key = "backward" if self.task == "3.2" else ""  # graphs of + and *, on the probe's own order
         return tuple(t for t in DEPENDS_ON.get(key, ()) if t != self.task)
 
     @property
     def walks_graph(self) -> bool:
-        """Does the probe call backward() or the topological sort? Those run last
-        in their group, so an endless loop there cannot cost the other checks."""
+        """Does the probe call backward() or the topological sort?"""
         p = self.probe
         return p["kind"] in ("topo", "chain", "loss", "train") or bool(p.get("backward"))
+
+    @property
+    def run_order(self) -> int:
+        """Where it runs in its child: plain values first (0), then graph walks on the
+        probe's own order (1), then the student's own sort, Task 3.1 (2), then the
+        integration checks (3). An endless loop in a later kind cannot cost an earlier one."""
+        if not self.walks_graph:
+            return 0
+        if self.integration:
+            return 3
+        return 2 if self.task == "3.1" else 1
 
 
 # as in grader/rubric.py
