@@ -42,10 +42,9 @@ COURSE = REPO / "assignments"
 def generate_release(course_root: Path, names: Sequence[str]) -> None:
     """`nbgrader generate_assignment --force` for each assignment (without
     --force nbgrader silently keeps an existing release)."""
-    for name in names:
-        proc = run_nbgrader(course_root, "generate_assignment", name, "--force")
-        if proc.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{proc.stderr[-3000:]}")
+    proc = run_nbgrader(course_root, "release", *names)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment {' '.join(names)} failed:\n{proc.stderr[-3000:]}")
 
 
 # What the step writes under the root it is given (the registry's `outputs`).

@@ -3,10 +3,11 @@
 Submissions sit where nbgrader wants them,
 `assignments/submitted/<student>/<assignment>/<assignment>.ipynb`. For each:
 
-1. real nbgrader, run from assignments/ (the only place it reads its config):
+1. real nbgrader, through its Python API (`grader/nbgrader_steps.py`: one
+   process per notebook, configured by assignments/nbgrader_config.py):
    `autograde` (a time limit per cell, deleted test cells put back), then
-   `generate_feedback` (hidden tests and their tracebacks removed) and
-   `export` (its CSV), all recorded in assignments/gradebook.db;
+   `generate_feedback` (hidden tests and their tracebacks removed), and once
+   for the class `export` (its CSV), all recorded in assignments/gradebook.db;
 2. the sandbox: nbgrader runs student code inside its kernel with the
    instructor's rights (a student can patch builtins or rewrite the
    gradebook), so the FINAL score comes from the course grader instead. The
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,16 +100,19 @@ def nbgrader_env() -> dict[str, str]:
     """The environment of every nbgrader command: `alembic` on PATH, and the
     grading kernel imports `grader` (the test cells' `check`) even when the
     kit is not installed."""
-    env = dict(os.environ)
+    from grader.notebook_boundary import KERNEL_ENV
+
+    env = dict(os.environ) | KERNEL_ENV
     env["PATH"] = _scripts_first(env.get("PATH", ""))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), env.get("PYTHONPATH", "")] if p)
     return env
 
 
 def run_nbgrader(course_root: Path, *args: str, timeout: float = AUTOGRADE_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """One nbgrader command, run from the course root (where its config is)."""
+    """nbgrader's steps (`grader/nbgrader_steps.py`: release, grade, export), run from the
+    course root (where its config is), several in one process."""
     return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+        [sys.executable, "-m", "grader.nbgrader_steps", *args],
         cwd=course_root,
         env=nbgrader_env(),
         capture_output=True,
@@ -141,7 +145,8 @@ def _source(cell: dict[str, Any]) -> str:
 
 
 def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, bool, str]:
-    """`nbgrader autograde` for one notebook: (seconds, succeeded, log tail).
+    """`nbgrader autograde` and the feedback page for one notebook, with the grader's
+    rights (`--unsafe-no-sandbox` only): (seconds, succeeded, log tail).
 
     An attempt that lost a race for gradebook.db to a concurrent autograde is
     run again (up to AUTOGRADE_ATTEMPTS); the seconds count every attempt.
@@ -150,7 +155,7 @@ def autograde(course_root: Path, assignment: str, student: str) -> tuple[float, 
     for _ in range(AUTOGRADE_ATTEMPTS):
         shutil.rmtree(course_root / "autograded" / student / assignment, ignore_errors=True)
         try:
-            proc = run_nbgrader(course_root, "autograde", assignment, f"--student={student}", "--force")
+            proc = run_nbgrader(course_root, "grade", assignment, student)
             ok, log = proc.returncode == 0, proc.stderr
         except subprocess.TimeoutExpired:
             ok, log = False, f"nbgrader autograde took longer than {AUTOGRADE_TIMEOUT} s and was stopped"
@@ -174,13 +179,6 @@ def _gradebook(course_root: Path) -> Any:
 
     os.environ["PATH"] = _scripts_first(os.environ.get("PATH", ""))
     return Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id="micrograd")
-
-
-def register_students(course_root: Path, students: Sequence[str]) -> None:
-    """Add each student to gradebook.db (nbgrader would, racily, on first autograde)."""
-    with _gradebook(course_root) as gb:
-        for student in students:
-            gb.update_or_create_student(student)
 
 
 def read_gradebook(course_root: Path, grade: NotebookGrade) -> None:
@@ -317,7 +315,7 @@ def grade_notebook_class(
     not available it is not run at all unless `allow_unsafe` (then with your rights):
     the sandboxed grader's score is the notebook's score either way.
     """
-    from grader import notebook_boundary
+    from grader import nbgrader_steps, notebook_boundary
     from grader.classroom import load_secret
     from grader.html_report import link_nbgrader_feedback
     from grader.report import atomic_write, student_folder, write_reports
@@ -335,21 +333,28 @@ def grade_notebook_class(
         tasks = contract.notebook_meta(source_notebook(course_root, assignment)).get(contract.TASKS, [])
         grades.append(NotebookGrade(student, assignment, path, list(tasks)))
 
-    # nbgrader needs each assignment's source cells in its gradebook; releasing
-    # again records them (--force: it silently skips existing outputs).
-    for assignment in sorted({g.assignment for g in grades}):
-        proc = run_nbgrader(course_root, "generate_assignment", assignment, "--force")
-        if proc.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-2000:]}")
+    # The sandboxed grader (the score that counts) needs nothing from nbgrader: one
+    # thread runs it beside everything below. One thread, as the `uid` mode's jail
+    # is one folder per Sandbox.
+    sandboxed = ThreadPoolExecutor(max_workers=1)
+    scores = [sandboxed.submit(sandbox_grade, course_root, g, student_seed(key, g.student), sandbox) for g in grades]
 
-    # Concurrent autogrades of one student's notebooks both try to insert the
-    # student into gradebook.db and one dies on a UNIQUE constraint: create
-    # every student first.
-    register_students(course_root, sorted({g.student for g in grades}))
+    # nbgrader needs each assignment's source cells in its gradebook (releasing again
+    # records them), the throwaway courses a gradebook with no student, and every
+    # student registered first (concurrent autogrades of one student's notebooks
+    # would both insert the student): one nbgrader process, beside the sandbox thread.
+    assignments = sorted({g.assignment for g in grades})
     scratch = Path(tempfile.mkdtemp(prefix="grader-nbtemplate-"))
-    template = notebook_boundary.template_gradebook(course_root, scratch) if isolated else None
+    template = scratch / notebook_boundary.TEMPLATE_DB if isolated else None
+    students = sorted({g.student for g in grades})
+    args = ["prepare", "--assignments", *assignments, "--students", *students]
+    prepared = run_nbgrader(course_root, *args, *(["--template", str(template)] if template else []))
+    if prepared.returncode != 0:
+        sandboxed.shutdown(cancel_futures=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise RuntimeError(f"nbgrader generate_assignment {' '.join(assignments)} failed:\n{prepared.stderr[-2000:]}")
 
-    def one(g: NotebookGrade) -> None:
+    def one(g: NotebookGrade) -> NotebookGrade:
         if template is not None:
             g.autograde_seconds, g.nbgrader_ok, log = notebook_boundary.autograde(
                 course_root, g.assignment, g.student, sandbox, template, AUTOGRADE_TIMEOUT
@@ -362,23 +367,32 @@ def grade_notebook_class(
                 "nbgrader's autograde was not run: without bubblewrap its kernel would run this notebook with the "
                 "grader's rights. The sandboxed grader's score below is the notebook's score."
             )
-            return
+            return g
         if not g.nbgrader_ok:
             invalid = "NotJSONError" in log or "JSONDecodeError" in log
             g.notes.append(
                 f"nbgrader could not autograde {g.assignment} "
                 f"({'the notebook is not valid JSON' if invalid else 'see its log: ' + log[-300:]})."
             )
+        return g
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(one, grades))
+            # The later assignments (longer notebooks) first: the pool's last job is a short one.
+            running = [pool.submit(one, g) for g in sorted(grades, key=lambda g: g.assignment, reverse=True)]
+            nb = None
+            for done in as_completed(running):  # each feedback page as soon as its notebook is graded
+                g = done.result()
+                if g.nbgrader_ok:  # nbgrader's HTML of data the kernel wrote: nothing of it runs here
+                    nb = nb or nbgrader_steps.api(course_root)
+                    nbgrader_steps.feedback(course_root, g.assignment, [g.student], nb)
+        for future in scores:
+            future.result()
     finally:
+        sandboxed.shutdown(cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
-    for assignment in sorted({g.assignment for g in grades}):
-        run_nbgrader(course_root, "generate_feedback", assignment, "--force")
-    run_nbgrader(course_root, "export", f"--to={out / 'nbgrader_grades.csv'}")
+    nbgrader_steps.export(course_root, out / "nbgrader_grades.csv")
 
     for g in grades:
         read_gradebook(course_root, g)
@@ -387,7 +401,6 @@ def grade_notebook_class(
             g.notes.append(
                 f"nbgrader stopped {len(stopped)} cell(s) at their time limit ({', '.join(stopped)}): an infinite loop?"
             )
-        sandbox_grade(course_root, g, student_seed(key, g.student), sandbox)
         for task in g.disagreements():
             nb_s, nb_m = g.nbgrader_tasks.get(task, (0.0, 0.0))
             sb_s, sb_m = g.result.task_scores.get(task, (0.0, 0.0)) if g.result else (0.0, 0.0)

@@ -444,15 +444,18 @@ def test_nbgrader_export_and_comparison_csv(graded_class) -> None:
     assert failed == {("s05_invalid_json", "a1_value")}
 
 
-def test_register_students_is_idempotent(tmp_path: Path) -> None:
+def test_preparing_registers_students_idempotently_and_the_template_has_none(tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 
-    from grader.notebooks import register_students
+    from grader.nbgrader_steps import prepare
 
-    register_students(tmp_path, ["s01", "s02"])
-    register_students(tmp_path, ["s02", "s03"])
+    shutil.copyfile(COURSE / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    assert prepare(tmp_path, [], ["s01", "s02"], None)
+    assert prepare(tmp_path, [], ["s02", "s03"], tmp_path / "template.db")
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", course_id="micrograd") as gb:
         assert sorted(s.id for s in gb.students) == ["s01", "s02", "s03"]
+    with Gradebook(f"sqlite:///{tmp_path / 'template.db'}", course_id="micrograd") as gb:
+        assert list(gb.students) == []
 
 
 def test_context_default_points_at_the_repo() -> None:

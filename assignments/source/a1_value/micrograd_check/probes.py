@@ -523,3 +523,55 @@ PROBES: dict[str, Callable[[Api, dict[str, Any]], dict[str, Any]]] = {
 def run_probe(api: Api, probe: dict[str, Any]) -> dict[str, Any]:
     """Run one probe; exceptions propagate to the caller, which reports them."""
     return PROBES[probe["kind"]](api, probe)
+
+
+# ------------------------------------------- time limits in a notebook's kernel
+
+# In a notebook's kernel (the student's, or nbgrader's when it grades) nothing
+# outside stops a probe that loops: a timer does. Once a probe has been stopped,
+# later probes on the same code get this long: a notebook whose sort loops pays
+# the full limit once, not once in every cell that reaches the sort. Defining
+# any of the names again (the student's fix) starts afresh.
+AFTER_A_STOP = 0.5
+
+
+class ProbeTimeout(BaseException):
+    """A probe ran past its time limit. A BaseException, like KeyboardInterrupt: the
+    student's `except Exception` (or a probe's, per case) must not swallow it, since
+    the timer fires once."""
+
+
+_STOPPED: set[tuple[tuple[str, int], ...]] = set()
+
+
+def _code_key(api: Api) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((name, id(api.names[name])) for name in API_MODULES if name in api.names))
+
+
+@contextlib.contextmanager
+def time_limit(api: Api, seconds: float) -> Iterator[float]:
+    """Stop the block with ProbeTimeout after `seconds` (AFTER_A_STOP once a probe on
+    the same code was stopped) where the platform allows it: a Unix main thread.
+    Yields the limit it set. Not used in the sandbox's children (stopped from outside)."""
+    import signal
+    import threading
+
+    key = _code_key(api)
+    limit = min(seconds, AFTER_A_STOP) if key in _STOPPED else seconds
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield limit
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise ProbeTimeout(f"stopped after {limit:g} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield limit
+    except ProbeTimeout:
+        _STOPPED.add(key)
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
