@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -111,23 +112,34 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from grader.grading import grade_package
-    from grader.intake import find_package
-    from grader.sandbox import Sandbox
+    from grader.intake import SubmissionError, locate
 
     path = args.path
-    root = find_package(path) if path.is_dir() else None
-    if root is None:
-        console.print(f"[red]No micrograd/ package found in {path}[/] (expected {path}/micrograd/engine.py)")
-        return 2
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        try:  # what the grader accepts: a package, loose files, a zip, a notebook
+            upload = locate(path, Path(tmp))
+        except (SubmissionError, OSError) as exc:
+            console.print(f"[red]Nothing to check in {path}:[/] {exc}")
+            return 2
+        assert upload.root is not None
+        return _check(args, console, upload.root, path, upload.notes, upload.tasks)
+
+
+def _check(args: argparse.Namespace, console: Console, root: Path, path: Path, notes: list[str],
+           tasks_of_upload: list[str] | None) -> int:  # fmt: skip
+    from grader.grading import grade_package
+    from grader.sandbox import Sandbox
+
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", markup=False, highlight=False)
     # A self-check runs the student's own code on their own machine: no sandbox is no refusal.
     allow_imports = tuple(args.allow_import or ())
     sandbox = Sandbox(use_bwrap=False if args.no_bwrap else None, allow_unsafe=True, allow_imports=allow_imports)
     if sandbox.warning:
         console.print(f"[yellow]note:[/] {sandbox.warning}")
-    tasks = args.task or None
+    tasks = args.task or tasks_of_upload
     result = grade_package(root, "self-check", hidden=False, sandbox=sandbox, tasks=tasks, allow_imports=allow_imports)
-    table = Table(title=f"Public checks of {root}")
+    table = Table(title=f"Public checks of {path}")
     for col in ("task", "", "checks", "points"):
         table.add_column(col)
     for task, (score, top) in result.task_scores.items():
@@ -225,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         "local workers (--jobs is then ignored)",
     )
     c = sub.add_parser("check", help="self-check a package with the public checks")
-    c.add_argument("path", nargs="?", type=Path, default=ROOT / "student", help="folder holding micrograd/")
+    c.add_argument("path", nargs="?", type=Path, default=ROOT / "student",
+                   help="what you would hand in: a folder holding micrograd/, loose engine.py/nn.py/train.py, "
+                   "a zip, a notebook")  # fmt: skip
     c.add_argument("--task", action="append", choices=list(TASKS), help="only this task (repeatable)")
     c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
     c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")

@@ -157,3 +157,24 @@ def test_a_signal_stops_cleanly_and_the_run_resumes(tmp_path: Path, signum: int,
         assert f"{len(STUDENTS) - len(finished)} graded, {len(finished)} reused" in summary
         with open(out / "grades.csv", newline="") as f:
             assert [r["student"] for r in csv.DictReader(f)] == STUDENTS
+
+
+def test_check_accepts_what_the_grader_accepts(tmp_path: Path) -> None:
+    """`grader check` finds the code as grading does: here loose files in a zip, on one task."""
+    import zipfile
+
+    reference = KIT / "reference" / "micrograd"
+    upload = tmp_path / "hand-in.zip"
+    with zipfile.ZipFile(upload, "w") as z:
+        for name in ("engine.py", "nn.py", "train.py"):
+            z.write(reference / name, name)
+    code, text = grader("check", str(upload), "--task", "1.1", "--no-bwrap")
+    assert code == 0, text
+    assert "loose files" in text and "public checks pass" in text
+
+
+def test_check_on_nothing_gradable_says_what_is_there(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("my notes")
+    code, text = grader("check", str(tmp_path), "--no-bwrap")
+    assert code == 2
+    assert "Nothing to check" in text and "notes.txt" in text
