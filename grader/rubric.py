@@ -21,7 +21,7 @@ from grader.types import Group
 
 TOLERANCE = "1e-6 relative + 1e-9 absolute"
 TRAJECTORY_STEPS = 5
-TRAIN_STEPS = 20
+TRAIN_STEPS = 15
 TRAIN_POINTS = 20
 TRAIN_ACCURACY = 0.85
 
@@ -47,7 +47,7 @@ DEPENDS_ON = {
     "stack": ("1.1", "1.4", "2.1", "2.4", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1"),
 }
 # Python's default recursion limit is 1,000 frames: a recursive sort fails on this chain.
-CHAIN_OPS = 2_500
+CHAIN_OPS = 1_500
 
 OP_TEXT = {
     "add": "{} + {}",
