@@ -242,7 +242,7 @@ def assignment_training(engine: Source, nn: Source, train: Source, data: Source,
         random.seed(1337)
         X, y = make_moons(n_samples=50, noise=0.1)
         model = MLP(2, [16, 16, 1])
-        history = fit(model, X, y, steps=40)
+        history = fit(model, X, y, steps=30)
         print(f"{len(model.parameters())} parameters; final loss {history.loss[-1]:.4f}, "
               f"accuracy {history.accuracy[-1]:.0%}")
         """
