@@ -48,6 +48,8 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
 
     submissions, notebooks = args.submissions, args.notebooks
     allow_unsafe = args.unsafe_no_sandbox
+    if args.container_image:  # read by every worker's Sandbox
+        os.environ["GRADER_CONTAINER_IMAGE"] = args.container_image
     if submissions is None:
         submissions = build_sample_class(SAMPLE_CLASS)
         notebooks = notebooks or COURSE
@@ -168,6 +170,22 @@ def _check(args: argparse.Namespace, console: Console, root: Path, path: Path, n
     return 0
 
 
+def cmd_container_image(args: argparse.Namespace, console: Console) -> int:
+    """Build the container mode's image from this machine's Python: for machines with no registry."""
+    import shutil
+
+    from grader.container import LOCAL_IMAGE, build_image
+    from grader.sandbox import python_runtime
+
+    program = shutil.which(args.engine)
+    if program is None:
+        console.print(f"[red]{args.engine} is not installed.[/]")
+        return 2
+    tag = build_image(program, python_runtime()[0], args.tag or LOCAL_IMAGE)
+    console.print(f"Built {tag}: grade with `--container-image {tag}` (or GRADER_CONTAINER_IMAGE={tag}).")
+    return 0
+
+
 def cmd_gradescope(args: argparse.Namespace, console: Console) -> int:
     """Gradescope's run_autograder: grade ROOT/submission into ROOT/results/results.json."""
     from grader.gradescope import run_autograder
@@ -221,8 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--secret", help="the secret itself: visible to every local user in the process list, "
                    "prefer --secret-file or $GRADER_SECRET on a shared machine")
     g.add_argument("--no-bwrap", action="store_true",
-                   help="do not use bubblewrap: as root, the chroot + unprivileged uid mode; otherwise refused "
-                   "unless --unsafe-no-sandbox")
+                   help="do not use bubblewrap: as root, the chroot + unprivileged uid mode; otherwise a podman or "
+                   "docker container, else refused unless --unsafe-no-sandbox")
+    g.add_argument("--container-image", metavar="IMAGE",
+                   help="the local image of the container mode (not root, no bubblewrap): any image with Python "
+                   "3.11+, never downloaded at run time (default: $GRADER_CONTAINER_IMAGE, else python:3.11-slim; "
+                   "`python -m grader container-image` builds one from this machine's Python)")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="allow running submissions with your own rights when no sandbox is available "
                    "(only for code you trust)")
@@ -244,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--show", type=int, default=10, help="how many failing checks to print in full")
     c.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap")
     c.add_argument("--allow-import", action="append", metavar="PACKAGE", help=allow_help)
+    ci = sub.add_parser("container-image",
+                        help="build the container mode's image from this machine's own Python (podman or docker)")
+    ci.add_argument("--engine", default="podman", choices=["podman", "docker"], help="the engine (default: podman)")
+    ci.add_argument("--tag", default=None, help="the image's name (default: localhost/micrograd-grader-child:latest)")
     gs = sub.add_parser("gradescope", help="Gradescope's run_autograder: one submission to results.json")
     gs.add_argument(
         "--root",
@@ -278,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "grade": cmd_grade,
         "check": cmd_check,
+        "container-image": cmd_container_image,
         "gradescope": cmd_gradescope,
         "gradescope-bundle": cmd_gradescope_bundle,
         "sample-class": cmd_sample_class,

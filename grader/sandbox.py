@@ -53,7 +53,7 @@ LAUNCH = HERE / "launch.py"
 RUNNER_FILES = ("runner.py", "probes.py")
 STDERR_CAP = 16_000  # bytes of a public child's output kept for feedback
 SANDBOX_TMP_BYTES = 4 << 20
-Mode = Literal["bwrap", "uid", "unsafe"]
+Mode = Literal["bwrap", "uid", "container", "unsafe"]
 MALFORMED = "malformed results (nothing was judged): "
 IMPORT_TIMEOUT = "importing the submission did not finish"
 IMPORT_SECONDS = 10.0  # the reference imports in milliseconds
@@ -80,7 +80,7 @@ class Limits:
     cpu_seconds: int = 60
     file_bytes: int = 1 << 20
     open_files: int = 256
-    processes: int = 32  # per uid, `uid` mode only
+    processes: int = 32  # per uid, `uid` and `container` modes only
     max_restarts: int = 1
 
     def rlimits(self, mode: Mode) -> dict[str, int]:
@@ -91,7 +91,7 @@ class Limits:
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
-        if mode == "uid":
+        if mode in ("uid", "container"):
             limits["RLIMIT_NPROC"] = self.processes
         return limits
 
@@ -162,7 +162,11 @@ class Sandbox:
         use_bwrap: bool | None = None,
         allow_unsafe: bool = False,
         allow_imports: tuple[str, ...] = (),
+        use_container: bool | None = None,
+        container_image: str | None = None,
     ) -> None:
+        """`use_container`: None picks a container engine where nothing stronger works (not
+        root, no bubblewrap); True insists on one (tests, or an instructor's choice); False never."""
         self.limits = limits or Limits()
         # Installed packages the instructor allows graded code to import: each is
         # shown read-only in the child, under /allowed (the rest of site-packages stays hidden).
@@ -172,7 +176,13 @@ class Sandbox:
         self.bwrap: str | None = None
         self.jail: Path | None = None
         self.slot: Any = None
+        self.engine: Any = None
+        self.containers: dict[int, str] = {}  # the container of each running child, by client pid
+        self.container_name = ""
         problem = ""
+        if use_container:
+            self._use_container(container_image, "the container mode was asked for")
+            return
         if use_bwrap is not False:
             found = shutil.which("bwrap")
             problem = self._smoke_test(found) if found else "bubblewrap (bwrap) is not installed"
@@ -185,17 +195,36 @@ class Sandbox:
             self.mode = "bwrap"
             return
         why = "bubblewrap disabled (--no-bwrap)" if use_bwrap is False else problem
+        container_problem = ""
         if os.geteuid() == 0:
             self.mode = "uid"
             self.warning = f"{why}: student code runs chrooted as an unprivileged uid (the `uid` mode)."
-        elif allow_unsafe:
+            return
+        if use_container is not False:
+            try:
+                self._use_container(container_image, why)
+                return
+            except SandboxUnavailable as exc:
+                container_problem = str(exc)
+        if allow_unsafe:
             self.mode = "unsafe"
             self.warning = (
                 f"{why}, and the grader is not root: student code runs as a plain subprocess with YOUR rights "
                 "(--unsafe-no-sandbox). Only the audit hook stands in its way, and a submission can switch it off."
             )
         else:
-            raise SandboxUnavailable(f"{why}; {refusal_text()}")
+            raise SandboxUnavailable(f"{why}; {container_problem}; {refusal_text()}")
+
+    def _use_container(self, image: str | None, why: str) -> None:
+        from grader.container import find_engine
+
+        image = image or os.environ.get("GRADER_CONTAINER_IMAGE") or None
+        self.engine, problem = find_engine(image, self.limits.rlimits("container"))
+        if self.engine is None:
+            raise SandboxUnavailable(f"no container engine could run the child: {problem}")
+        self.mode = "container"
+        self.warning = (f"{why}: student code runs in {self.engine.name} containers ({self.engine.image}; no network, "
+                        "read-only, as nobody), the `container` mode.")  # fmt: skip
 
     # ------------------------------------------------------------ set-up
 
@@ -321,6 +350,10 @@ class Sandbox:
                 shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir(mode=0o755)
             shutil.copytree(copy, inside, dirs_exist_ok=True, copy_function=shutil.copyfile)
+        elif self.mode == "container":  # a copy the container's `nobody` may read, whatever the umask
+            workdir, inside = private / "grader", private / "submission"
+            workdir.mkdir()
+            shutil.copytree(copy, inside, copy_function=shutil.copyfile)
         else:
             workdir, inside = private / "grader", copy
             workdir.mkdir()
@@ -329,7 +362,7 @@ class Sandbox:
         cached = workdir / importlib.util.cache_from_source("probes.py")
         cached.parent.mkdir()
         cached.write_bytes(probes_bytecode())
-        if self.mode == "uid":  # root's umask may be 077: the child's uid must read these
+        if self.mode in ("uid", "container"):  # the umask may be 077: the child's uid must read these
             for folder in (workdir, inside):
                 for dirpath, _, filenames in os.walk(folder):
                     os.chmod(dirpath, 0o755)
@@ -338,6 +371,15 @@ class Sandbox:
         return workdir, inside
 
     def _command(self, private: Path, workdir: Path, inside: Path) -> list[str]:
+        if self.mode == "container":  # the engine sets the limits; no launcher
+            from grader.container import child_name, run_command
+
+            self.container_name = child_name()
+            mounts = [(workdir, "/grader"), (inside, "/submission")]
+            mounts += [(folder, f"/allowed/{folder.name}") for folder in self.allowed]
+            argv = ["-I", "-S", "-B", "/grader/runner.py", "/grader/request.json"]
+            return run_command(self.engine, self.container_name, self.limits.rlimits("container"),
+                               SANDBOX_TMP_BYTES, mounts, argv)  # fmt: skip
         spec: dict[str, Any] = {"limits": self.limits.rlimits(self.mode), "env": {"LC_ALL": "C.UTF-8"}}
         if self.mode == "bwrap":
             runner, request = "/grader/runner.py", "/grader/request.json"
@@ -370,7 +412,7 @@ class Sandbox:
     ) -> int | None:
         """One child for `probes`. Returns the index of the probe that timed out
         or crashed (so the caller restarts after it), or None when done."""
-        isolated = self.mode in ("bwrap", "uid")
+        isolated = self.mode in ("bwrap", "uid", "container")
         child_root = "/submission" if isolated else str(inside)
         allowed = (["/allowed"] if self.allowed else []) if isolated else sorted({str(f.parent) for f in self.allowed})
         request = {
@@ -381,17 +423,25 @@ class Sandbox:
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        if self.mode == "uid":
+        if self.mode in ("uid", "container"):
             os.chmod(request_path, 0o644)
+        if self.mode == "container":
+            from grader.container import engine_env
+
+            env = engine_env()  # the engine's own; the container gets none of it
+        else:
+            env = {}
         proc = subprocess.Popen(
             self._command(private, workdir, inside),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={},
+            env=env,
             start_new_session=True,
         )
         _RUNNING[proc.pid] = (proc, self)
+        if self.mode == "container":
+            self.containers[proc.pid] = self.container_name
         try:
             return self._collect(proc, probes, budget, run, stderr_parts)
         finally:
@@ -401,6 +451,12 @@ class Sandbox:
     def _end(self, proc: subprocess.Popen[bytes]) -> None:
         """End the child and everything it started."""
         _kill(proc)
+        name = self.containers.pop(proc.pid, None)
+        if name and (proc.returncode is None or proc.returncode < 0):
+            # The engine's client was killed (a timeout, a stop): its container may still run.
+            from grader.container import remove
+
+            remove(self.engine, name)
         if self.mode == "uid" and self.slot is not None:
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 subprocess.run(

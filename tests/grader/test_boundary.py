@@ -3,8 +3,8 @@
 Layers are tested on their own: bubblewrap's arguments and the `uid` jail each
 run a hostile script with no audit hook at all; the hook is tested without
 either. Then each property of the README's trust section is attacked through
-the real grader in every mode this machine can run (CI: root with bubblewrap,
-so both `bwrap` and `uid`).
+the real grader in every mode this machine can run (CI: root with bubblewrap
+and podman, so `bwrap`, `uid` and `container`).
 """
 
 from __future__ import annotations
@@ -37,16 +37,30 @@ try:
     HAVE_BWRAP = Sandbox().mode == "bwrap"
 except SandboxUnavailable:
     HAVE_BWRAP = False
+HAVE_PODMAN = shutil.which("podman") is not None
 MODES = [
-    pytest.param(None, id="bwrap", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bwrap unusable here")),
-    pytest.param(False, id="uid", marks=pytest.mark.skipif(not IS_ROOT, reason="the uid mode needs root")),
+    pytest.param("bwrap", id="bwrap", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bwrap unusable here")),
+    pytest.param("uid", id="uid", marks=pytest.mark.skipif(not IS_ROOT, reason="the uid mode needs root")),
+    pytest.param("container", id="container", marks=pytest.mark.skipif(not HAVE_PODMAN, reason="no podman")),
 ]
-if os.environ.get("CI") and not (HAVE_BWRAP and IS_ROOT):
-    raise RuntimeError("CI runs as root with bubblewrap: both sandbox modes must be tested there")
+if os.environ.get("CI") and not (HAVE_BWRAP and IS_ROOT and HAVE_PODMAN):
+    raise RuntimeError("CI runs as root with bubblewrap and podman: every sandbox mode must be tested there")
+_IMAGE: list[str] = []
 
 
-def sandbox(use_bwrap: bool | None) -> Sandbox:
-    return Sandbox(use_bwrap=use_bwrap)
+def child_image() -> str:
+    """An image of this machine's Python for the container mode (no registry here), built once."""
+    if not _IMAGE:
+        from grader.container import build_image
+
+        _IMAGE.append(build_image(shutil.which("podman") or "podman", Sandbox(allow_unsafe=True).python))
+    return _IMAGE[0]
+
+
+def sandbox(mode: str, allow_imports: tuple[str, ...] = ()) -> Sandbox:
+    if mode == "container":
+        return Sandbox(use_bwrap=False, use_container=True, container_image=child_image(), allow_imports=allow_imports)
+    return Sandbox(use_bwrap=None if mode == "bwrap" else False, allow_imports=allow_imports)
 
 
 def package(tmp: Path, name: str, engine_suffix: str = "", source: Path = REFERENCE) -> Path:
@@ -210,8 +224,18 @@ for name, fn in attempts.items():
 def test_without_bwrap_and_without_root_untrusted_code_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
-        Sandbox(use_bwrap=False)
-    assert Sandbox(use_bwrap=False, allow_unsafe=True).mode == "unsafe"
+        Sandbox(use_bwrap=False, use_container=False)
+    with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):  # an engine without the image
+        Sandbox(use_bwrap=False, container_image="localhost/no-such-image:never")
+    assert Sandbox(use_bwrap=False, use_container=False, allow_unsafe=True).mode == "unsafe"
+
+
+@pytest.mark.skipif(not HAVE_PODMAN, reason="podman is not installed")
+def test_without_bwrap_and_without_root_a_container_engine_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = child_image()
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    box = Sandbox(use_bwrap=False, container_image=image)
+    assert box.mode == "container" and "podman" in box.warning
 
 
 def test_seccomp_filter_knows_this_machine() -> None:
@@ -244,8 +268,8 @@ def hidden_numbers(seed: int) -> set[str]:
     return {n for n in hidden - public if len(n.lstrip("-")) >= 5}
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
-def test_hidden_inputs_never_come_back_in_output_names_or_errors(tmp_path: Path, use_bwrap: bool | None) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_hidden_inputs_never_come_back_in_output_names_or_errors(tmp_path: Path, mode: str) -> None:
     leak_errors = """
 _orig_add = Value.__add__
 def _add(self, other):
@@ -256,7 +280,7 @@ Value.__add__ = _add
 """
     root = package(tmp_path, "spy", PRINT_ALL + leak_errors)
     seed = student_seed(b"secret", "spy")
-    result = grade_package(root, "spy", seed=seed, sandbox=sandbox(use_bwrap), tasks=["1.1", "2.1", "3.2", "4.1"])
+    result = grade_package(root, "spy", seed=seed, sandbox=sandbox(mode), tasks=["1.1", "2.1", "3.2", "4.1"])
     shown = everything_shown(result)
     assert "SEEN" in shown  # public runs still show the student's own output
     leaked = sorted(n for n in hidden_numbers(seed) if n in shown)
@@ -264,8 +288,8 @@ Value.__add__ = _add
     assert not any(c.name.endswith("[hidden]") and re.search(r"\d", c.name.split(": ", 1)[1]) for c in result.checks)
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
-def test_bytecode_never_stands_in_for_the_source(tmp_path: Path, use_bwrap: bool | None) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_bytecode_never_stands_in_for_the_source(tmp_path: Path, mode: str) -> None:
     root = package(tmp_path, "pyc", source=SKELETON)
     cache = root / "micrograd" / "__pycache__"
     for name in ("engine", "nn", "train"):
@@ -273,7 +297,7 @@ def test_bytecode_never_stands_in_for_the_source(tmp_path: Path, use_bwrap: bool
         unchecked = py_compile.PycInvalidationMode.UNCHECKED_HASH
         py_compile.compile(str(REFERENCE / f"{name}.py"), str(cache / f"{name}.{tag}.pyc"), invalidation_mode=unchecked)
         shutil.copyfile(REFERENCE / f"{name}.py", root / "micrograd" / f"{name}.pyc")
-    result = grade_package(root, "pyc", sandbox=sandbox(use_bwrap), tasks=["1.1", "2.1"])
+    result = grade_package(root, "pyc", sandbox=sandbox(mode), tasks=["1.1", "2.1"])
     assert result.total == 0
     assert any("Only .py source files are graded" in n and ".pyc" in n for n in result.notes)
 
@@ -287,9 +311,9 @@ FORGED_LINES = {
 }
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", list(FORGED_LINES))
-def test_the_result_channel_cannot_hurt_the_grader(tmp_path: Path, use_bwrap: bool | None, kind: str) -> None:
+def test_the_result_channel_cannot_hurt_the_grader(tmp_path: Path, mode: str, kind: str) -> None:
     # The channel is the runner's private copy of fd 1: a submission can find it and write anything.
     forge = f"""
 import os
@@ -305,7 +329,7 @@ def _mul(self, other):
 Value.__mul__ = _mul
 """
     root = package(tmp_path, "forger", forge)
-    result = grade_package(root, "forger", sandbox=sandbox(use_bwrap), tasks=["1.1"])
+    result = grade_package(root, "forger", sandbox=sandbox(mode), tasks=["1.1"])
     assert not any("internal grader error" in c.output for c in result.checks), [c.output for c in result.checks]
     by_id = {c.id: c for c in result.checks}
     assert by_id["1.1/public/0"].status == "passed"  # a + b never calls the forger
@@ -319,8 +343,8 @@ def test_the_time_budget_is_derived_from_the_reference_and_well_bounded() -> Non
     assert grading.reference_seconds() > 0
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
-def test_a_slow_submission_stops_at_its_time_budget(tmp_path: Path, use_bwrap: bool | None,
+@pytest.mark.parametrize("mode", MODES)
+def test_a_slow_submission_stops_at_its_time_budget(tmp_path: Path, mode: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     # Every probe answers within its own limit, slowly: only the student's total budget stops it.
     monkeypatch.setattr(grading, "student_budget", lambda: 6.0)
@@ -334,17 +358,17 @@ Value.__init__ = _slow
 """
     root = package(tmp_path, "slow", slow)
     start = time.monotonic()
-    result = grade_package(root, "slow", sandbox=sandbox(use_bwrap))
+    result = grade_package(root, "slow", sandbox=sandbox(mode))
     seconds = time.monotonic() - start
     assert any("time was used up" in c.output for c in result.checks)
     assert seconds < 6.0 + 20, seconds  # the budget, plus the judging and one probe's limit
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
-def test_a_hostile_submission_cannot_reach_the_kit_reports_or_network(tmp_path: Path, use_bwrap: bool | None,
+@pytest.mark.parametrize("mode", MODES)
+def test_a_hostile_submission_cannot_reach_the_kit_reports_or_network(tmp_path: Path, mode: str,
                                                                       listener: int) -> None:  # fmt: skip
     root = package(tmp_path, "snoop", hostile(tmp_path, listener))
-    result = grade_package(root, "snoop", sandbox=sandbox(use_bwrap), tasks=["1.1"])
+    result = grade_package(root, "snoop", sandbox=sandbox(mode), tasks=["1.1"])
     notes = "\n".join(result.notes)
     assert "LEAK" not in notes and notes.count("ok ") == 9, notes
     assert not (tmp_path / "pwned").exists()
@@ -372,14 +396,16 @@ def test_temp_folders_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not list(private.iterdir())
 
 
-@pytest.mark.parametrize("use_bwrap", MODES)
-def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, use_bwrap: bool | None) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, mode: str) -> None:
     uses = "import numpy as _np\n_add = Value.__add__\n"
     uses += "Value.__add__ = lambda s, o: _add(s, o) if _np.float64(1) else None\n"
     root = package(tmp_path, "np", uses)
-    refused = grade_package(root, "np", sandbox=sandbox(use_bwrap), tasks=["1.1"])
+    refused = grade_package(root, "np", sandbox=sandbox(mode), tasks=["1.1"])
     assert refused.total == 0 and any("`import numpy` is not allowed" in n for n in refused.notes)
-    box = Sandbox(use_bwrap=use_bwrap, allow_imports=("numpy",))
+    if mode == "container":
+        pytest.skip("numpy's C extension needs its shared libraries, which the image built from the jail lacks")
+    box = sandbox(mode, allow_imports=("numpy",))
     try:
         allowed = grade_package(root, "np", sandbox=box, tasks=["1.1"], allow_imports=("numpy",))
     finally:
@@ -417,3 +443,14 @@ def test_a_probe_that_runs_past_its_limit_costs_that_check_only(tmp_path: Path) 
     by_id = {c.id: c for c in result.checks}
     assert by_id["1.1/public/0"].status == "passed"
     assert "did not finish within 2 s" in by_id["1.1/public/1"].output
+
+
+@pytest.mark.skipif(not HAVE_PODMAN, reason="podman is not installed")
+def test_the_container_of_a_child_stopped_for_time_is_removed(tmp_path: Path) -> None:
+    """Killing the engine's client leaves its container running: the grader removes it."""
+    root = package(tmp_path, "spin", "while True:\n    pass")
+    result = grade_package(root, "spin", sandbox=sandbox("container"), tasks=["1.1"])
+    assert result.total == 0 and any(c.status == "failed" for c in result.checks)
+    left = subprocess.run(["podman", "ps", "--all", "--quiet", "--filter", "name=micrograd-child"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert left.stdout.strip() == "", left.stdout
