@@ -242,8 +242,11 @@ def run_groups(
                           for c in part]  # fmt: skip
                 looped = cap < float("inf")
                 keep_output = not hidden and not group.reference
+                # Each section keeps its own restarts where sections share a child (1-3 share "engine").
+                sections = len({c.task.split(".")[0] for c in part})
+                restarts = 0 if looped else sandbox.limits.max_restarts * sections
                 run = sandbox.run_group(root, modules, probes, deadline, keep_output=keep_output,
-                                        max_restarts=0 if looped else None)  # fmt: skip
+                                        max_restarts=restarts)  # fmt: skip
                 outcomes.update(run.outcomes)
                 if any(o.status == "timeout" for o in run.outcomes.values()):
                     cap = TIMEOUT_AFTER_TIMEOUT
