@@ -9,7 +9,10 @@ feedback page per notebook and one export. Run from a course root (where
     python -m grader.nbgrader_steps prepare --assignments A... --students S... [--template DB]
                                                                   release, then a copy of the gradebook with no
                                                                   student (DB), then every student registered
-    python -m grader.nbgrader_steps grade ASSIGNMENT STUDENT       autograde one notebook
+    python -m grader.nbgrader_steps grade ASSIGNMENT STUDENT [--from SEED --results-fd FD]
+                                                                  autograde one notebook (in the boundary: copy
+                                                                  the course from SEED to the working folder
+                                                                  first, send the results as a tar on FD)
     python -m grader.nbgrader_steps feedback ASSIGNMENT STUDENT... the feedback pages of autograded notebooks
     python -m grader.nbgrader_steps export CSV                     every grade, as `nbgrader export` writes them
 
@@ -21,6 +24,7 @@ every step succeeded; nbgrader's log goes to stderr when a step fails.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,31 @@ def grade(course_root: Path, assignment: str, student: str) -> bool:
     return _report("autograde", api(course_root).autograde(assignment, student, force=True, create=True))
 
 
+def results(course_root: Path, assignment: str, student: str) -> list[str]:
+    """What an autograde produced, relative to the course root: the autograded files and the gradebook."""
+    graded = course_root / "autograded" / student / assignment
+    files = sorted(p for p in graded.rglob("*") if p.is_file() and not p.is_symlink()) if graded.is_dir() else []
+    return [str(p.relative_to(course_root)) for p in files] + ["gradebook.db"]
+
+
+def grade_in_boundary(seed: Path, assignment: str, student: str, fd: int) -> bool:
+    """Inside the boundary: the course is copied from the read-only `seed` into the working
+    folder (a size-capped tmpfs: a notebook that writes without end fills only that), graded,
+    and its results leave as a tar on `fd`, a pipe only this process holds (the kernel is
+    started with close_fds): nothing the kernel does can write on the grader's disk."""
+    import shutil
+    import tarfile
+
+    root = Path.cwd()
+    shutil.copytree(seed, root, dirs_exist_ok=True)
+    ok = grade(root, assignment, student)
+    with os.fdopen(fd, "wb") as pipe, tarfile.open(fileobj=pipe, mode="w|") as tar:
+        for name in results(root, assignment, student):
+            if (root / name).is_file():
+                tar.add(root / name, arcname=name, recursive=False)
+    return ok
+
+
 def feedback(course_root: Path, assignment: str, students: list[str], nb: Any = None) -> bool:
     """`nbgrader generate_feedback` for autograded notebooks (hidden tests removed by the
     course's config). `nb`: an `api(course_root)` to reuse (the HTML templates compile once)."""
@@ -116,6 +145,9 @@ def main(argv: list[str]) -> int:
         ok = prepare(root, opts.assignments, opts.students, opts.template)
     elif step == "release":
         ok = release(root, args)
+    elif step == "grade" and "--from" in args:
+        ok = grade_in_boundary(Path(args[args.index("--from") + 1]), args[0], args[1],
+                               int(args[args.index("--results-fd") + 1]))  # fmt: skip
     elif step == "grade":
         ok = grade(root, args[0], args[1])
     elif step == "feedback":

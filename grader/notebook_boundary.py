@@ -6,7 +6,10 @@ rewrite gradebook.db or other students' reports. Here each autograde runs
 
 - on a throwaway copy of the course holding only what nbgrader needs for this
   one notebook: the config, the assignment's source, this student's submission
-  and a gradebook with no other student in it;
+  and a gradebook with no other student in it. The copy is read-only inside;
+  nbgrader works on a copy of it in a size-capped tmpfs, and the results leave
+  as a tar on a pipe the kernel does not hold: a notebook that writes without
+  end fills only its own tmpfs, never the grader's disk;
 - inside bubblewrap: no network (the kernel talks to nbgrader over the
   sandbox's own loopback), the runtime, the virtualenv and the kit's `grader`
   and `reference` packages read-only, the course copy the only writable folder;
@@ -21,9 +24,14 @@ grader either way, so nothing is lost but nbgrader's comparison column.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -37,6 +45,8 @@ KIT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "template-gradebook.db"
 _MERGE = threading.Lock()
 KERNEL_TMP_BYTES = 64 << 20
+COURSE_BYTES = 128 << 20  # the working copy of the course, the autograded notebook included
+RESULTS_BYTES = 64 << 20  # the results tar read back
 # The public checks in nbgrader's kernel get the sandbox's time limits, not a laptop's slack.
 KERNEL_ENV = {"MICROGRAD_CHECK_SLACK": "1"}
 
@@ -56,7 +66,7 @@ def _command(sandbox: Sandbox, course: Path, args: list[str]) -> list[str]:
             cmd += ["--tmpfs", d]
     for package in ("grader", "reference"):
         cmd += ["--ro-bind", str(KIT / package), f"/kit/{package}"]
-    cmd += ["--bind", str(course), "/course", "--chdir", "/course"]
+    cmd += ["--ro-bind", str(course), "/seed", "--size", str(COURSE_BYTES), "--tmpfs", "/course", "--chdir", "/course"]
     env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": "/kit:/kit/reference",
            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "LC_ALL": "C.UTF-8", **KERNEL_ENV}  # fmt: skip
     for key, value in env.items():
@@ -76,19 +86,66 @@ def autograde(course_root: Path, assignment: str, student: str, sandbox: Sandbox
         shutil.copytree(course_root / "submitted" / student / assignment, course / "submitted" / student / assignment,
                         symlinks=False, ignore_dangling_symlinks=True)  # fmt: skip
         shutil.copyfile(template, course / "gradebook.db")
-        args = ["grade", assignment, student]
+        read, write = os.pipe()
+        args = ["grade", assignment, student, "--from", "/seed", "--results-fd", str(write)]
+        received: list[bytes] = []
+        reader = threading.Thread(target=_read_capped, args=(read, received), daemon=True)
+        reader.start()
         try:
-            proc = subprocess.run(_command(sandbox, course, args), capture_output=True, text=True, timeout=timeout,
-                                  env={})  # fmt: skip
-            ok, log = proc.returncode == 0, proc.stderr
+            proc = subprocess.Popen(_command(sandbox, course, args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True, env={}, pass_fds=(write,), start_new_session=True)  # fmt: skip
+        finally:
+            os.close(write)
+        try:
+            _, log = proc.communicate(timeout=timeout)
+            ok = proc.returncode == 0
         except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             ok, log = False, f"nbgrader autograde took longer than {timeout:g} s and was stopped"
+        reader.join(timeout=60)
+        data = b"".join(received)
+        if len(data) > RESULTS_BYTES:
+            ok, log = False, f"the autograded results exceed {RESULTS_BYTES >> 20} MB\n" + log
+        elif data:
+            _unpack(data, course, assignment, student)
         graded = course / "autograded" / student / assignment
         ok = ok and (graded / f"{assignment}.ipynb").is_file()
         if ok:
             with _MERGE:  # one writer of the real gradebook at a time
                 merge_back(course, course_root, assignment, student)
     return round(time.monotonic() - start, 2), ok, log[-2000:]
+
+
+def _read_capped(fd: int, into: list[bytes]) -> None:
+    """Read the results pipe to its end, keeping at most RESULTS_BYTES (+1 to know it was more)."""
+    kept = 0
+    with os.fdopen(fd, "rb") as pipe:
+        while chunk := pipe.read(1 << 16):
+            if kept <= RESULTS_BYTES:
+                into.append(chunk)
+                kept += len(chunk)
+
+
+def _unpack(data: bytes, course: Path, assignment: str, student: str) -> None:
+    """The results tar into the throwaway course: regular files under autograded/STUDENT/ASSIGNMENT/
+    and gradebook.db, nothing else (no links, no `..`)."""
+    prefix = f"autograded/{student}/{assignment}/"
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for member in tar:
+            name = member.name
+            parts = Path(name).parts
+            if not member.isfile() or name.startswith("/") or ".." in parts:
+                continue
+            if name != "gradebook.db" and not name.startswith(prefix):
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            target = course / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read())
 
 
 def merge_back(course: Path, course_root: Path, assignment: str, student: str) -> None:

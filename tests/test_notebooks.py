@@ -468,8 +468,9 @@ def test_test_cell_ids_name_their_task() -> None:
 
 @pytest.mark.slow
 def test_a_hostile_notebook_cannot_reach_the_course_the_reports_or_other_students(tmp_path: Path) -> None:
-    """nbgrader's kernel runs inside the boundary: a throwaway course copy under bubblewrap."""
-    from grader.notebook_boundary import available
+    """nbgrader's kernel runs inside the boundary: a throwaway course copy under bubblewrap,
+    read-only, worked on in a size-capped tmpfs (a notebook cannot fill the grader's disk)."""
+    from grader.notebook_boundary import COURSE_BYTES, available
     from grader.notebooks import grade_notebook_class
     from grader.sandbox import Sandbox
 
@@ -491,11 +492,15 @@ import os
 for what, act in [("secret", lambda: open({str(out / '.grader-secret')!r}).read()),
                   ("gradebook", lambda: open({str(root / 'gradebook.db')!r}, "ab").write(b"x")),
                   ("other students", lambda: os.listdir({str(root / 'submitted')!r})),
-                  ("kit", lambda: open({str(REPO / 'README.md')!r}).read())]:
+                  ("kit", lambda: open({str(REPO / 'README.md')!r}).read()),
+                  ("its course copy", lambda: open("/seed/nbgrader_config.py", "a").write("x")),
+                  ("the disk", lambda: open("fill.bin", "wb").write(b"0" * ({COURSE_BYTES} + (8 << 20))))]:
     try:
         print("LEAK", what, str(act())[:40])
     except Exception as exc:
         print("blocked", what, type(exc).__name__)
+if os.path.exists("fill.bin"):
+    os.remove("fill.bin")  # so that nbgrader can still write this notebook's results, read below
 """
     setup = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "engine_add")
     setup["source"] = attack + "".join(setup["source"])
@@ -503,6 +508,6 @@ for what, act in [("secret", lambda: open({str(out / '.grader-secret')!r}).read(
     results = {r.student: r for r in grade_notebook_class(root, out, jobs=1, secret=b"s")}
     graded = json.loads((root / "autograded" / "zz_hostile" / "a1_value" / "a1_value.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in graded["cells"] for o in c.get("outputs", []))
-    assert "LEAK" not in printed and printed.count("blocked") == 4, printed[:2000]
+    assert "LEAK" not in printed and printed.count("blocked") == 6, printed[:2000]
     assert results["s01_correct"].total == results["s01_correct"].max_score > 0  # the other student is intact
     assert "the-instructors-secret" not in printed
