@@ -161,6 +161,17 @@ def _copy_package(src: Path, dest: Path) -> None:
         shutil.copyfile(src / name, dest / "micrograd" / name)
 
 
+def package_with(parent: Path, name: str, engine_suffix: str = "", source: Path = REFERENCE) -> Path:
+    """`parent/name/micrograd/`: a copy of `source` whose engine.py also runs `engine_suffix` when
+    imported (the hostile and odd submissions of the boundary and isolation tests). Returns `parent/name`."""
+    root = parent / name
+    _copy_package(source, root)
+    if engine_suffix:
+        engine = root / "micrograd" / "engine.py"
+        engine.write_text(engine.read_text(encoding="utf-8") + "\n" + engine_suffix + "\n", encoding="utf-8")
+    return root
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     if text.count(old) != 1:

@@ -28,7 +28,7 @@ from grader import grading, rubric
 from grader.grading import grade_package, student_seed
 from grader.launch import ARCHES
 from grader.report import feedback_markdown, gradescope_json
-from grader.samples import REFERENCE, SKELETON
+from grader.samples import REFERENCE, SKELETON, package_with
 from grader.sandbox import LAUNCH, Sandbox, SandboxUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,17 +61,6 @@ def sandbox(mode: str, allow_imports: tuple[str, ...] = ()) -> Sandbox:
     if mode == "container":
         return Sandbox(use_bwrap=False, use_container=True, container_image=child_image(), allow_imports=allow_imports)
     return Sandbox(use_bwrap=None if mode == "bwrap" else False, allow_imports=allow_imports)
-
-
-def package(tmp: Path, name: str, engine_suffix: str = "", source: Path = REFERENCE) -> Path:
-    root = tmp / name
-    (root / "micrograd").mkdir(parents=True)
-    for f in ("__init__.py", "engine.py", "nn.py", "train.py"):
-        shutil.copyfile(source / f, root / "micrograd" / f)
-    if engine_suffix:
-        engine = root / "micrograd" / "engine.py"
-        engine.write_text(engine.read_text() + "\n" + engine_suffix + "\n")
-    return root
 
 
 def everything_shown(result) -> str:
@@ -278,7 +267,7 @@ def _add(self, other):
     return _orig_add(self, other)
 Value.__add__ = _add
 """
-    root = package(tmp_path, "spy", PRINT_ALL + leak_errors)
+    root = package_with(tmp_path, "spy", PRINT_ALL + leak_errors)
     seed = student_seed(b"secret", "spy")
     result = grade_package(root, "spy", seed=seed, sandbox=sandbox(mode), tasks=["1.1", "2.1", "3.2", "4.1"])
     shown = everything_shown(result)
@@ -290,7 +279,7 @@ Value.__add__ = _add
 
 @pytest.mark.parametrize("mode", MODES)
 def test_bytecode_never_stands_in_for_the_source(tmp_path: Path, mode: str) -> None:
-    root = package(tmp_path, "pyc", source=SKELETON)
+    root = package_with(tmp_path, "pyc", source=SKELETON)
     cache = root / "micrograd" / "__pycache__"
     for name in ("engine", "nn", "train"):
         tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
@@ -328,7 +317,7 @@ def _mul(self, other):
     return _orig_mul(self, other)
 Value.__mul__ = _mul
 """
-    root = package(tmp_path, "forger", forge)
+    root = package_with(tmp_path, "forger", forge)
     result = grade_package(root, "forger", sandbox=sandbox(mode), tasks=["1.1"])
     assert not any("internal grader error" in c.output for c in result.checks), [c.output for c in result.checks]
     by_id = {c.id: c for c in result.checks}
@@ -356,7 +345,7 @@ def _slow(self, *args, **kwargs):
     _orig_init(self, *args, **kwargs)
 Value.__init__ = _slow
 """
-    root = package(tmp_path, "slow", slow)
+    root = package_with(tmp_path, "slow", slow)
     start = time.monotonic()
     result = grade_package(root, "slow", sandbox=sandbox(mode))
     seconds = time.monotonic() - start
@@ -367,7 +356,7 @@ Value.__init__ = _slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_hostile_submission_cannot_reach_the_kit_reports_or_network(tmp_path: Path, mode: str,
                                                                       listener: int) -> None:  # fmt: skip
-    root = package(tmp_path, "snoop", hostile(tmp_path, listener))
+    root = package_with(tmp_path, "snoop", hostile(tmp_path, listener))
     result = grade_package(root, "snoop", sandbox=sandbox(mode), tasks=["1.1"])
     notes = "\n".join(result.notes)
     assert "LEAK" not in notes and notes.count("ok ") == 9, notes
@@ -378,7 +367,7 @@ def test_a_hostile_submission_cannot_reach_the_kit_reports_or_network(tmp_path: 
 def test_the_secret_never_reaches_a_child(tmp_path: Path) -> None:
     """Neither the environment nor a file: children start with an empty environment."""
     env_probe = "import os, sys\nprint('ENV', sorted(os.environ), file=sys.stderr)\n"
-    root = package(tmp_path, "env", env_probe)
+    root = package_with(tmp_path, "env", env_probe)
     os.environ["GRADER_SECRET"] = "top-secret-value"
     try:
         result = grade_package(root, "env", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
@@ -392,7 +381,7 @@ def test_temp_folders_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     private = tmp_path / "tmp"
     private.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private))
-    grade_package(package(tmp_path, "tidy"), "tidy", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
+    grade_package(package_with(tmp_path, "tidy"), "tidy", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
     assert not list(private.iterdir())
 
 
@@ -400,7 +389,7 @@ def test_temp_folders_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, mode: str) -> None:
     uses = "import numpy as _np\n_add = Value.__add__\n"
     uses += "Value.__add__ = lambda s, o: _add(s, o) if _np.float64(1) else None\n"
-    root = package(tmp_path, "np", uses)
+    root = package_with(tmp_path, "np", uses)
     refused = grade_package(root, "np", sandbox=sandbox(mode), tasks=["1.1"])
     assert refused.total == 0 and any("`import numpy` is not allowed" in n for n in refused.notes)
     if mode == "container":
@@ -416,7 +405,7 @@ def test_an_allowed_package_is_importable_and_nothing_else(tmp_path: Path, mode:
 def test_the_request_file_holds_inputs_never_expected_values(tmp_path: Path) -> None:
     # The child can read its own request: it must hold nothing the judge compares against.
     show = "import sys\nprint('REQUEST', open(sys.argv[1]).read(), file=sys.stderr)\n"
-    root = package(tmp_path, "reader", show)
+    root = package_with(tmp_path, "reader", show)
     result = grade_package(root, "reader", sandbox=Sandbox(allow_unsafe=True), tasks=["3.2"])
     notes = "\n".join(result.notes)
     assert "REQUEST" in notes
@@ -438,7 +427,7 @@ def test_the_launcher_sets_every_limit_before_the_program_runs(tmp_path: Path) -
 
 def test_a_probe_that_runs_past_its_limit_costs_that_check_only(tmp_path: Path) -> None:
     slow_mul = "import time\n_mul = Value.__mul__\nValue.__mul__ = lambda s, o: (time.sleep(4), _mul(s, o))[1]\n"
-    root = package(tmp_path, "sleepy", slow_mul)
+    root = package_with(tmp_path, "sleepy", slow_mul)
     result = grade_package(root, "sleepy", sandbox=Sandbox(allow_unsafe=True), tasks=["1.1"])
     by_id = {c.id: c for c in result.checks}
     assert by_id["1.1/public/0"].status == "passed"
@@ -448,7 +437,7 @@ def test_a_probe_that_runs_past_its_limit_costs_that_check_only(tmp_path: Path) 
 @pytest.mark.skipif(not HAVE_PODMAN, reason="podman is not installed")
 def test_the_container_of_a_child_stopped_for_time_is_removed(tmp_path: Path) -> None:
     """Killing the engine's client leaves its container running: the grader removes it."""
-    root = package(tmp_path, "spin", "while True:\n    pass")
+    root = package_with(tmp_path, "spin", "while True:\n    pass")
     result = grade_package(root, "spin", sandbox=sandbox("container"), tasks=["1.1"])
     assert result.total == 0 and any(c.status == "failed" for c in result.checks)
     left = subprocess.run(["podman", "ps", "--all", "--quiet", "--filter", "name=micrograd-child"],

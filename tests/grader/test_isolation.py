@@ -17,7 +17,7 @@ import pytest
 from grader.grading import grade_package
 from grader.intake import SubmissionError, discover, find_package, safe_unzip
 from grader.rubric import build
-from grader.samples import REFERENCE, SKELETON, build_sample_class
+from grader.samples import REFERENCE, SKELETON, build_sample_class, package_with
 from grader.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,25 +30,13 @@ if os.environ.get("CI") and not HAVE_BWRAP:  # CI installs bubblewrap: its real 
     raise RuntimeError("CI is set but bubblewrap is missing or unusable: " + Sandbox().warning)
 
 
-def make_package(tmp: Path, name: str, engine_suffix: str = "", source: Path = REFERENCE) -> Path:
-    """A copy of `source` whose engine.py runs `engine_suffix` when imported."""
-    root = tmp / name
-    (root / "micrograd").mkdir(parents=True)
-    for f in ("__init__.py", "engine.py", "nn.py", "train.py"):
-        shutil.copyfile(source / f, root / "micrograd" / f)
-    if engine_suffix:
-        engine = root / "micrograd" / "engine.py"
-        engine.write_text(engine.read_text() + "\n" + engine_suffix + "\n")
-    return root
-
-
 @pytest.mark.parametrize("use_bwrap", MODES)
 def test_forged_results_on_stdout_earn_nothing(tmp_path: Path, use_bwrap: bool | None) -> None:
     # The skeleton computes nothing, but prints the right answer of the first
     # public check, in the runner's own protocol, before any probe runs.
     forged = {"id": "1.1/public/0", "result": {"data": [2.0, -3.0, -1.0], "children": [[], [], [0, 1]]}}
     prefix = f"print({json.dumps(json.dumps({'ready': True}))}); print({json.dumps(json.dumps(forged))})"
-    root = make_package(tmp_path, "forger", prefix, source=SKELETON)
+    root = package_with(tmp_path, "forger", prefix, source=SKELETON)
     result = grade_package(root, "forger", tasks=["1.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
     assert result.total == 0
     assert '"ready": true' in "\n".join(result.notes)  # shown back to the student as their own output
@@ -71,7 +59,7 @@ for attempt in (lambda: os.system("true"), lambda: os.fork(), lambda: open("/tmp
     except Exception as exc:
         print("blocked", type(exc).__name__)
 """
-    root = make_package(tmp_path, "snoop", probe)
+    root = package_with(tmp_path, "snoop", probe)
     result = grade_package(root, "snoop", tasks=["1.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
     output = "\n".join(result.notes)
     assert "LEAK" not in output and output.count("blocked") >= 7, output
@@ -80,7 +68,7 @@ for attempt in (lambda: os.system("true"), lambda: os.fork(), lambda: open("/tmp
 
 @pytest.mark.parametrize("use_bwrap", MODES)
 def test_memory_hog_gets_a_clear_zero_for_what_it_breaks(tmp_path: Path, use_bwrap: bool | None) -> None:
-    root = make_package(tmp_path, "hog", "_hog = bytearray(8 * 1024**3)")
+    root = package_with(tmp_path, "hog", "_hog = bytearray(8 * 1024**3)")
     result = grade_package(root, "hog", tasks=["1.1", "4.1"], sandbox=Sandbox(use_bwrap=use_bwrap))
     scores = result.task_scores
     assert scores["1.1"][0] == 0 and any("MemoryError" in c.output for c in result.checks if c.task == "1.1")
@@ -88,7 +76,7 @@ def test_memory_hog_gets_a_clear_zero_for_what_it_breaks(tmp_path: Path, use_bwr
 
 
 def test_endless_loop_at_import_costs_only_time_bounded(tmp_path: Path) -> None:
-    root = make_package(tmp_path, "spin", "while True:\n    pass")
+    root = package_with(tmp_path, "spin", "while True:\n    pass")
     start = time.monotonic()
     result = grade_package(root, "spin", tasks=["1.1"])
     assert result.total == 0 and "did not finish" in result.checks[0].output
@@ -96,7 +84,7 @@ def test_endless_loop_at_import_costs_only_time_bounded(tmp_path: Path) -> None:
 
 
 def test_links_and_devices_in_a_folder_are_not_followed(tmp_path: Path) -> None:
-    root = make_package(tmp_path, "linker")
+    root = package_with(tmp_path, "linker")
     (root / "micrograd" / "train.py").unlink()
     (root / "micrograd" / "train.py").symlink_to("/dev/zero")
     (root / "micrograd" / "extra.py").symlink_to("/dev/zero")
