@@ -23,7 +23,7 @@ from typing import Any
 from grader.child.probes import Api, ProbeTimeout, run_probe, time_limit
 from grader.judge import judge
 from grader.oracle import TORCH_KINDS, reference_api
-from grader.rubric import BUILDER_OF_SECTION, BUILDERS, Check, build
+from grader.rubric import BUILDER_OF_SECTION, Check, build
 from grader.tasks import TASKS
 from grader.types import Outcome
 
@@ -48,10 +48,10 @@ KERNEL_SEED = random.SystemRandom().randrange(1 << 62)
 def _checks(seed: int, section: str) -> tuple[Check, ...]:
     """The checks of one section, built once per kernel: only that section's builder runs,
     so a notebook without training never draws the moons (importing scikit-learn takes seconds)."""
-    builders = [b for b in BUILDERS if b is BUILDER_OF_SECTION.get(section)]
-    if not builders:  # the rubric is laid out differently: build everything
+    builder = BUILDER_OF_SECTION.get(section)
+    if builder is None:  # a section the rubric does not know: build everything
         return tuple(build(seed, hidden=True))
-    return tuple(c for b in builders for c in b(random.Random(f"{b.__name__}:{seed}")))
+    return tuple(builder(random.Random(f"{builder.__name__}:{seed}")))
 
 
 def _time_limit() -> tuple[Any, type[BaseException]]:
@@ -81,6 +81,7 @@ def run_checks(task: str, namespace: Mapping[str, Any], *, hidden: bool = False,
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks are {', '.join(TASKS)}")
     api = Api(namespace)
+    limiter, stopped = _time_limit()
     verdicts = []
     for c in _checks(KERNEL_SEED if seed is None else seed, task.split(".")[0]):
         if c.task != task or c.hidden != hidden:
@@ -90,7 +91,6 @@ def run_checks(task: str, namespace: Mapping[str, Any], *, hidden: bool = False,
             skipped = Outcome("skipped", message="not run: an earlier check of this task was stopped")
             verdicts.append((c, judge(c, skipped, None)))
             continue
-        limiter, stopped = _time_limit()
         try:
             with limiter(api, c.timeout) as limit:  # the grading machine's own limit, as in the sandbox
                 outcome = Outcome("ok", result=run_probe(api, c.probe))

@@ -178,7 +178,6 @@ class Sandbox:
         self.slot: Any = None
         self.engine: Any = None
         self.containers: dict[int, str] = {}  # the container of each running child, by client pid
-        self.container_name = ""
         problem = ""
         if use_container:
             self._use_container(container_image, "the container mode was asked for")
@@ -370,15 +369,14 @@ class Sandbox:
                         os.chmod(Path(dirpath) / f, 0o644)
         return workdir, inside
 
-    def _command(self, private: Path, workdir: Path, inside: Path) -> list[str]:
+    def _command(self, private: Path, workdir: Path, inside: Path, container: str = "") -> list[str]:
         if self.mode == "container":  # the engine sets the limits; no launcher
-            from grader.container import child_name, run_command
+            from grader.container import run_command
 
-            self.container_name = child_name()
             mounts = [(workdir, "/grader"), (inside, "/submission")]
             mounts += [(folder, f"/allowed/{folder.name}") for folder in self.allowed]
             argv = ["-I", "-S", "-B", "/grader/runner.py", "/grader/request.json"]
-            return run_command(self.engine, self.container_name, self.limits.rlimits("container"),
+            return run_command(self.engine, container, self.limits.rlimits("container"),
                                SANDBOX_TMP_BYTES, mounts, argv)  # fmt: skip
         spec: dict[str, Any] = {"limits": self.limits.rlimits(self.mode), "env": {"LC_ALL": "C.UTF-8"}}
         if self.mode == "bwrap":
@@ -425,14 +423,13 @@ class Sandbox:
         request_path.write_text(json.dumps(request), encoding="utf-8")
         if self.mode in ("uid", "container"):
             os.chmod(request_path, 0o644)
+        container, env = "", {}
         if self.mode == "container":
-            from grader.container import engine_env
+            from grader.container import child_name, engine_env
 
-            env = engine_env()  # the engine's own; the container gets none of it
-        else:
-            env = {}
+            container, env = child_name(), engine_env()  # the engine's own env; the container gets none of it
         proc = subprocess.Popen(
-            self._command(private, workdir, inside),
+            self._command(private, workdir, inside, container),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -440,8 +437,8 @@ class Sandbox:
             start_new_session=True,
         )
         _RUNNING[proc.pid] = (proc, self)
-        if self.mode == "container":
-            self.containers[proc.pid] = self.container_name
+        if container:
+            self.containers[proc.pid] = container
         try:
             return self._collect(proc, probes, budget, run, stderr_parts)
         finally:

@@ -9,6 +9,7 @@ and podman, so `bwrap`, `uid` and `container`).
 
 from __future__ import annotations
 
+import functools
 import json
 import marshal
 import os
@@ -45,16 +46,12 @@ MODES = [
 ]
 if os.environ.get("CI") and not (HAVE_BWRAP and IS_ROOT and HAVE_PODMAN):
     raise RuntimeError("CI runs as root with bubblewrap and podman: every sandbox mode must be tested there")
-_IMAGE: list[str] = []
-
-
+@functools.cache
 def child_image() -> str:
     """An image of this machine's Python for the container mode (no registry here), built once."""
-    if not _IMAGE:
-        from grader.container import build_image
+    from grader.container import build_image
 
-        _IMAGE.append(build_image(shutil.which("podman") or "podman", Sandbox(allow_unsafe=True).python))
-    return _IMAGE[0]
+    return build_image(shutil.which("podman") or "podman", Sandbox(allow_unsafe=True).python)
 
 
 def sandbox(mode: str, allow_imports: tuple[str, ...] = ()) -> Sandbox:
